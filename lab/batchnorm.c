@@ -1,0 +1,173 @@
+/* batchnorm.c: batch normalisation over N, H, W per channel (torch.nn.BatchNorm2d, and
+ * BatchNorm1d when the input is (C, 1, 1), e.g. the BN-auxiliary FC of Inception-v3).
+ *
+ * x, y: (N, C, H, W); M = N*H*W values per channel.
+ * Parameters (l->param): gamma (C) "weight", then beta (C) "bias"; no weight decay.
+ * Buffers (l->buf): running_mean (C), then running_var (C); init 0 and 1.
+ * Cache (l->cache, 2C floats whatever the batch): the mean and inv_std = 1/sqrt(var + eps)
+ * that forward used (batch statistics in training, running ones in evaluation). Backward
+ * recomputes x_hat = (x - mean) * inv_std from x, so nothing of size N*C*H*W is kept.
+ *
+ * Training: normalise with the biased batch variance; then, as PyTorch,
+ *   running_mean = (1 - momentum) * running_mean + momentum * mean
+ *   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)   (unbiased)
+ * M = 1 has no unbiased variance: PyTorch raises ("Expected more than 1 value per channel");
+ * here it is an assertion, so callers must not train on a batch of 1 through a (C,1,1) BN.
+ * Evaluation: running statistics, and backward is that of the affine map it then is.
+ * backward follows ctx->train, which must be the mode of the preceding forward.
+ *
+ * Statistics are summed in double, two passes (mean, then squared deviations), like PyTorch's
+ * CPU kernel. y = x * alpha + (beta - mean * alpha) with alpha = gamma * inv_std, the same
+ * float expression as PyTorch's CPU transform. OpenMP splits channels; each channel is
+ * reduced by one thread in a fixed order, so results do not depend on the thread count.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "lab/layers.h"
+
+static lab_status bn_shape(const lab_layer_cfg *cfg, const lab_shape *in, int n_in, lab_shape *out,
+                           lab_error *err) {
+  if (n_in != 1) return lab_error_set(err, LAB_ERR_SHAPE, "batchnorm takes 1 input, got %d", n_in);
+  char s[48];
+  if (in[0].c < 1 || in[0].h < 1 || in[0].w < 1)
+    return lab_error_set(err, LAB_ERR_SHAPE, "batchnorm: empty input %s", lab_shape_str(in[0], s, sizeof s));
+  if (!(cfg->bn.eps > 0.0f))
+    return lab_error_set(err, LAB_ERR_CONFIG, "batchnorm: eps = %g on input %s must be > 0",
+                         (double)cfg->bn.eps, lab_shape_str(in[0], s, sizeof s));
+  if (!(cfg->bn.momentum >= 0.0f && cfg->bn.momentum <= 1.0f))
+    return lab_error_set(err, LAB_ERR_CONFIG, "batchnorm: momentum = %g on input %s is not in [0, 1]",
+                         (double)cfg->bn.momentum, lab_shape_str(in[0], s, sizeof s));
+  *out = in[0];
+  return LAB_STATUS_OK;
+}
+
+static void bn_cost(const lab_layer *l, int batch, lab_cost *cost) {
+  (void)batch;
+  uint64_t c = (uint64_t)l->in[0].c;
+  *cost = (lab_cost){0};
+  cost->n_params = 2 * c;
+  cost->n_buffers = 2 * c;
+  cost->act_floats = lab_shape_numel(l->out);
+  cost->cache_floats = 2 * c;
+}
+
+static void bn_params(lab_layer *l, lab_param_list *list) {
+  size_t c = (size_t)l->in[0].c;
+  lab_param_list_add(list, l->name, "weight", l->param, l->grad, c, 0);
+  lab_param_list_add(list, l->name, "bias", l->param + c, l->grad + c, c, 0);
+}
+
+static void bn_init(lab_layer *l, lab_rng *rng) {
+  (void)rng;
+  int c = l->in[0].c;
+  for (int i = 0; i < c; i++) {
+    l->param[i] = 1.0f;     /* gamma */
+    l->param[c + i] = 0.0f; /* beta */
+    l->buf[i] = 0.0f;       /* running mean */
+    l->buf[c + i] = 1.0f;   /* running var */
+  }
+}
+
+static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *ctx) {
+  const int nc = l->in[0].c, n = ctx->batch;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w;
+  const size_t m = (size_t)n * hw;
+  const float eps = l->cfg.bn.eps, mom = l->cfg.bn.momentum;
+  const float *gamma = l->param, *beta = l->param + nc;
+  float *run_mean = l->buf, *run_var = l->buf + nc;
+  float *mean_c = l->cache, *inv_std_c = l->cache + nc;
+  const float *xi = x[0];
+  LAB_ASSERT(!ctx->train || m > 1, "batchnorm %s in training needs more than 1 value per channel (N*H*W = %zu)",
+             l->name ? l->name : "?", m);
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) {
+    float mean, inv_std;
+    if (ctx->train) {
+      double s = 0.0;
+      for (int i = 0; i < n; i++) {
+        const float *p = xi + ((size_t)i * nc + c) * hw;
+        for (size_t j = 0; j < hw; j++) s += p[j];
+      }
+      double mu = s / (double)m, ss = 0.0;
+      for (int i = 0; i < n; i++) {
+        const float *p = xi + ((size_t)i * nc + c) * hw;
+        for (size_t j = 0; j < hw; j++) {
+          double d = p[j] - mu;
+          ss += d * d;
+        }
+      }
+      double var = ss / (double)m;
+      mean = (float)mu;
+      inv_std = (float)(1.0 / sqrt(var + (double)eps));
+      run_mean[c] = (float)((1.0 - mom) * run_mean[c] + mom * mu);
+      run_var[c] = (float)((1.0 - mom) * run_var[c] + mom * (ss / (double)(m - 1)));
+    } else {
+      mean = run_mean[c];
+      inv_std = (float)(1.0 / sqrt((double)run_var[c] + (double)eps));
+    }
+    mean_c[c] = mean;
+    inv_std_c[c] = inv_std;
+    float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
+    for (int i = 0; i < n; i++) {
+      const float *p = xi + ((size_t)i * nc + c) * hw;
+      float *q = y + ((size_t)i * nc + c) * hw;
+      for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
+    }
+  }
+}
+
+static void bn_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
+                        float *const *dx, lab_ctx *ctx) {
+  (void)y;
+  const int nc = l->in[0].c, n = ctx->batch;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w;
+  const size_t m = (size_t)n * hw;
+  const float *gamma = l->param;
+  float *dgamma = l->grad, *dbeta = l->grad + nc;
+  const float *mean_c = l->cache, *inv_std_c = l->cache + nc;
+  const float *xi = x[0];
+  float *d = dx[0];
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) {
+    const double mean = mean_c[c], inv_std = inv_std_c[c];
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int i = 0; i < n; i++) {
+      const float *p = xi + ((size_t)i * nc + c) * hw;
+      const float *g = dy + ((size_t)i * nc + c) * hw;
+      for (size_t j = 0; j < hw; j++) {
+        sum_dy += g[j];
+        sum_dy_xhat += g[j] * ((p[j] - mean) * inv_std);
+      }
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    if (!d) continue;
+    const double k = (double)gamma[c] * inv_std;
+    /* In training the batch statistics depend on x: subtract the mean of dy and the part of dy
+     * along x_hat (the usual BN backward). In evaluation they are constants. */
+    const double mean_dy = ctx->train ? sum_dy / (double)m : 0.0;
+    const double mean_dy_xhat = ctx->train ? sum_dy_xhat / (double)m : 0.0;
+    for (int i = 0; i < n; i++) {
+      const float *p = xi + ((size_t)i * nc + c) * hw;
+      const float *g = dy + ((size_t)i * nc + c) * hw;
+      float *q = d + ((size_t)i * nc + c) * hw;
+      for (size_t j = 0; j < hw; j++) {
+        double xhat = (p[j] - mean) * inv_std;
+        q[j] += (float)(k * (g[j] - mean_dy - xhat * mean_dy_xhat));
+      }
+    }
+  }
+}
+
+const lab_layer_ops lab_batchnorm_ops = {
+    .type = "batchnorm",
+    .shape = bn_shape,
+    .cost = bn_cost,
+    .params = bn_params,
+    .init = bn_init,
+    .forward = bn_forward,
+    .backward = bn_backward,
+};

@@ -1,0 +1,33 @@
+/* main.c: `lab <command> [args]`, dispatching to the subcommands declared in cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lab/cli.h"
+
+typedef struct lab_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} lab_command;
+
+static const lab_command commands[] = {
+    {"bench", lab_cmd_bench, "time layers and GEMMs; GFLOP/s against the BLIS sgemm ceiling"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: lab <command> [options]   (lab <command> --help for details)\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "lab: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

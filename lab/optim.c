@@ -1,0 +1,155 @@
+/* optim.c: SGD (torch semantics), RMSProp (TensorFlow semantics), gradient clipping by global
+ * norm. See optim.h for the exact update rules and the state layout. */
+#include "lab/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+lab_optim_cfg lab_optim_cfg_rmsprop_tf(void) {
+  lab_optim_cfg c = {.kind = LAB_OPTIM_RMSPROP_TF, .momentum = 0.9f, .nesterov = 0,
+                     .weight_decay = 4e-5f, .rms_decay = 0.9f, .rms_eps = 1.0f, .rms_init = 1.0f};
+  return c;
+}
+
+lab_optim_cfg lab_optim_cfg_sgd(void) {
+  lab_optim_cfg c = {.kind = LAB_OPTIM_SGD, .momentum = 0.9f, .nesterov = 0,
+                     .weight_decay = 4e-5f, .rms_decay = 0.9f, .rms_eps = 1.0f, .rms_init = 1.0f};
+  return c;
+}
+
+static lab_status check_cfg(const lab_optim_cfg *c, lab_error *err) {
+  if (c->kind != LAB_OPTIM_SGD && c->kind != LAB_OPTIM_RMSPROP_TF)
+    return lab_error_set(err, LAB_ERR_CONFIG, "optim: unknown optimizer kind %d", (int)c->kind);
+  if (!(c->momentum >= 0.0f && c->momentum < 1.0f))
+    return lab_error_set(err, LAB_ERR_CONFIG, "optim: momentum must be in [0, 1), found %g", c->momentum);
+  if (!(c->weight_decay >= 0.0f && isfinite(c->weight_decay)))
+    return lab_error_set(err, LAB_ERR_CONFIG, "optim: weight_decay must be >= 0, found %g", c->weight_decay);
+  if (c->nesterov && (c->kind != LAB_OPTIM_SGD || c->momentum <= 0.0f))
+    return lab_error_set(err, LAB_ERR_CONFIG,
+                         "optim: nesterov needs SGD with momentum > 0 (as torch requires)");
+  if (c->kind == LAB_OPTIM_RMSPROP_TF) {
+    if (!(c->rms_decay >= 0.0f && c->rms_decay < 1.0f))
+      return lab_error_set(err, LAB_ERR_CONFIG, "optim: rmsprop decay must be in [0, 1), found %g", c->rms_decay);
+    if (!(c->rms_eps > 0.0f && isfinite(c->rms_eps)))
+      return lab_error_set(err, LAB_ERR_CONFIG, "optim: rmsprop epsilon must be > 0, found %g", c->rms_eps);
+    if (!(c->rms_init >= 0.0f && isfinite(c->rms_init)))
+      return lab_error_set(err, LAB_ERR_CONFIG, "optim: rmsprop initial mean square must be >= 0, found %g",
+                           c->rms_init);
+  }
+  return LAB_STATUS_OK;
+}
+
+static int slots_of(const lab_optim_cfg *c) {
+  int mom = c->momentum > 0.0f;
+  return c->kind == LAB_OPTIM_RMSPROP_TF ? 1 + mom : mom;
+}
+
+lab_status lab_optim_init(lab_optim *opt, const lab_optim_cfg *cfg, const lab_param_list *params,
+                          lab_error *err) {
+  memset(opt, 0, sizeof *opt);
+  lab_status st = check_cfg(cfg, err);
+  if (st != LAB_STATUS_OK) return st;
+  opt->cfg = *cfg;
+  opt->params = params;
+  for (int i = 0; i < params->n; i++) opt->n_floats += params->items[i].count;
+  opt->n_slots = slots_of(cfg);
+  size_t n = (size_t)opt->n_slots * opt->n_floats;
+  if (n > 0) {
+    opt->state = lab_trymalloc(n * sizeof(float));
+    if (!opt->state)
+      return lab_error_set(err, LAB_ERR_NOMEM, "optim: cannot allocate %zu floats of optimizer state", n);
+  }
+  lab_optim_reset(opt);
+  return LAB_STATUS_OK;
+}
+
+void lab_optim_free(lab_optim *opt) {
+  if (!opt) return;
+  free(opt->state);
+  memset(opt, 0, sizeof *opt);
+}
+
+void lab_optim_reset(lab_optim *opt) {
+  size_t n = opt->n_floats;
+  if (opt->n_slots == 0) return;
+  if (opt->cfg.kind == LAB_OPTIM_RMSPROP_TF) {
+    for (size_t i = 0; i < n; i++) opt->state[i] = opt->cfg.rms_init;
+    if (opt->n_slots == 2) memset(opt->state + n, 0, n * sizeof(float));
+  } else {
+    memset(opt->state, 0, n * sizeof(float));
+  }
+}
+
+float *lab_optim_state(lab_optim *opt, size_t *count) {
+  *count = (size_t)opt->n_slots * opt->n_floats;
+  return opt->state;
+}
+
+/* === update kernels: one tensor, `n` floats; wd already 0 for tensors without decay === */
+
+static void sgd_tensor(float *p, const float *grad, float *buf, size_t n, float lr, float wd,
+                       float momentum, int nesterov) {
+  for (size_t i = 0; i < n; i++) {
+    float g = grad[i] + wd * p[i];
+    float d = g;
+    if (buf) {
+      buf[i] = momentum * buf[i] + g;
+      d = nesterov ? g + momentum * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  }
+}
+
+static void rmsprop_tf_tensor(float *p, const float *grad, float *ms, float *mom, size_t n, float lr,
+                              float wd, const lab_optim_cfg *c) {
+  const float one_minus_rho = 1.0f - c->rms_decay;
+  for (size_t i = 0; i < n; i++) {
+    float g = grad[i] + wd * p[i];
+    /* TF's kernel form of rho*ms + (1-rho)*g^2 (training_ops.cc, ApplyRMSProp). */
+    ms[i] += one_minus_rho * (g * g - ms[i]);
+    float step = lr * g / sqrtf(ms[i] + c->rms_eps);
+    if (mom) {
+      mom[i] = c->momentum * mom[i] + step;
+      step = mom[i];
+    }
+    p[i] -= step;
+  }
+}
+
+void lab_optim_step(lab_optim *opt, float lr) {
+  const lab_param_list *pl = opt->params;
+  const lab_optim_cfg *c = &opt->cfg;
+  size_t n = opt->n_floats, off = 0;
+  for (int t = 0; t < pl->n; t++) {
+    const lab_param *p = &pl->items[t];
+    float wd = p->decay ? c->weight_decay : 0.0f;
+    if (c->kind == LAB_OPTIM_SGD) {
+      float *buf = opt->n_slots ? opt->state + off : NULL;
+      sgd_tensor(p->value, p->grad, buf, p->count, lr, wd, c->momentum, c->nesterov);
+    } else {
+      float *mom = opt->n_slots == 2 ? opt->state + n + off : NULL;
+      rmsprop_tf_tensor(p->value, p->grad, opt->state + off, mom, p->count, lr, wd, c);
+    }
+    off += p->count;
+  }
+  LAB_ASSERT(off == n, "parameter list changed size after lab_optim_init (%zu vs %zu floats)", off, n);
+}
+
+/* === gradient clipping === */
+
+double lab_clip_grad_norm(const lab_param_list *params, double max_norm) {
+  double sumsq = 0.0;
+  for (int t = 0; t < params->n; t++) {
+    const lab_param *p = &params->items[t];
+    for (size_t i = 0; i < p->count; i++) sumsq += (double)p->grad[i] * (double)p->grad[i];
+  }
+  double norm = sqrt(sumsq);
+  if (!isfinite(norm) || max_norm <= 0.0 || norm <= max_norm) return norm;
+  float scale = (float)(max_norm / norm);
+  for (int t = 0; t < params->n; t++) {
+    const lab_param *p = &params->items[t];
+    for (size_t i = 0; i < p->count; i++) p->grad[i] *= scale;
+  }
+  return norm;
+}
