@@ -8,7 +8,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/install-deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$jobs"
-lab=build/release/lab
+lab=build/release/bin/lab
 mkdir -p results
 
 echo "== exact costs of every network preset at 299x299, 1000 classes"
