@@ -3,7 +3,6 @@
  * The format readers live in data_idx.c, data_cifar.c and data_folder.c. */
 #include "lab/data.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

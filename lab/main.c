@@ -11,6 +11,9 @@ typedef struct lab_command {
 } lab_command;
 
 static const lab_command commands[] = {
+    {"cost", lab_cmd_cost, "exact params and MACs of a network preset or experiment (per layer/block)"},
+    {"train", lab_cmd_train, "train one experiment row for one seed into its run folder"},
+    {"eval", lab_cmd_eval, "top-1/top-5 of trained runs: raw/EMA weights, multi-crop, ensembles"},
     {"bench", lab_cmd_bench, "time layers and GEMMs; GFLOP/s against the BLIS sgemm ceiling"},
 };
 
