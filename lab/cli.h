@@ -7,9 +7,19 @@ int lab_cmd_bench(int argc, char **argv); /* cli_bench.c */
 int lab_cmd_cost(int argc, char **argv);  /* cli_cost.c */
 int lab_cmd_train(int argc, char **argv); /* cli_train.c */
 int lab_cmd_eval(int argc, char **argv);  /* cli_eval.c */
+int lab_cmd_sweep(int argc, char **argv);  /* cli_sweep.c */
+int lab_cmd_report(int argc, char **argv); /* cli_report.c */
+int lab_cmd_plot(int argc, char **argv);   /* cli_plot.c */
 
 /* The folder holding `file` ("." for a bare name), for presets named beside it (cli_train.c). */
 #include <stddef.h>
 void lab_cli_dir_of(const char *file, char *dir, size_t n);
+
+/* Exact cost of an experiment row's network at ImageNet scale (3 channels, 1000 classes,
+ * width 1.0, the preset's native input size or 299) with MACs per stage: the report's
+ * lab_report_cost_fn, shared by lab report and lab plot (cli_report.c). */
+#include "lab/report.h"
+lab_status lab_cli_imagenet_cost(const lab_cfg_node *row, const char *preset_dir, void *ctx, lab_report_cost *out,
+                                 lab_error *err);
 
 #endif

@@ -175,7 +175,11 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   size_t n_params, n_bufs;
   float *params = lab_graph_param_slab(net.g, &n_params);
   float *bufs = lab_graph_buffer_slab(net.g, &n_bufs);
-  size_t n_ema = tc.ema ? n_params + (tc.ema_buffers ? n_bufs : 0) : 0;
+  /* the average holds the parameter tensors (list counts: the slab may be padded) + buffers */
+  size_t n_listed = 0;
+  const lab_param_list *plist = lab_graph_params(net.g);
+  for (int i = 0; i < plist->n; i++) n_listed += plist->items[i].count;
+  size_t n_ema = tc.ema ? n_listed + (tc.ema_buffers ? n_bufs : 0) : 0;
   lab_ckpt_section sec[2] = {{.name = "params", .data = params, .nbytes = n_params * sizeof(float), .elem = 4},
                              {.name = "buffers", .data = bufs, .nbytes = n_bufs * sizeof(float), .elem = 4}};
   if ((st = lab_ckpt_read(kpath, sec, n_bufs ? 2 : 1, 1, err)) != LAB_STATUS_OK) goto done;

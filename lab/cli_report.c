@@ -5,7 +5,9 @@
  * The cost columns are exact counts at ImageNet scale: each row's network is built (never
  * planned or trained) with 3 input channels, 1000 classes and width 1.0, at the native input
  * size of the preset the row names (224 for GoogLeNet / BN-Inception, 299 for Inception-v2/v3:
- * the sizes the paper's "Cost Bn Ops" column refers to), or 299 when no preset says.
+ * the sizes the paper's "Cost Bn Ops" column refers to), or 299 when no preset says. A row
+ * that changes the stem's resolution (Table 2) is costed at the input that gives the preset's
+ * grid after the stem (imagenet_size).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +20,64 @@
 
 #define IMAGENET_DEFAULT_SIZE 299
 
-/* The preset's own input_size (the network's native resolution), or 0. */
-static int preset_input_size(const lab_cfg_node *net, const char *preset_dir) {
+/* The preset's own input_size (the network's native resolution), or 0; *preset_net gets the
+ * preset's network map (caller frees) when there is one. */
+static int preset_input_size(const lab_cfg_node *net, const char *preset_dir, lab_cfg_node **preset_net) {
+  *preset_net = NULL;
   const lab_cfg_node *p = lab_cfg_get(net, "preset");
   if (!p || p->kind != LAB_CFG_SCALAR) return 0;
-  lab_cfg_node *pn = NULL;
-  if (lab_preset_load(p->scalar, (void *)preset_dir, &pn, NULL)) return 0;
+  if (lab_preset_load(p->scalar, (void *)preset_dir, preset_net, NULL)) return 0;
   long v = 0;
-  const lab_cfg_node *sz = lab_cfg_get(pn, "input_size");
+  const lab_cfg_node *sz = lab_cfg_get(*preset_net, "input_size");
   if (!sz || lab_cfg_int(sz, 1, 100000, &v, NULL)) v = 0;
-  lab_cfg_free(pn);
   return (int)v;
+}
+
+/* H x W after the stem (the leading stem_* blocks) of `net` built at ImageNet scale with
+ * input size s; -1 when it does not build. */
+static int stem_grid(const lab_cfg_node *net, const char *preset_dir, int s) {
+  blk_overrides ov;
+  memset(&ov, 0, sizeof ov);
+  ov.image_size = s;
+  ov.classes = 1000;
+  ov.in_channels = 3;
+  ov.width = 1.0;
+  ov.load_preset = lab_preset_load;
+  ov.load_ctx = (void *)preset_dir;
+  blk_network n;
+  if (blk_network_build(net, &ov, &n, NULL)) return -1;
+  int h = -1;
+  for (int b = 0; b < n.n_blocks && !strncmp(n.blocks[b].def->name, "stem", 4); b++)
+    h = lab_graph_shape(n.g, n.blocks[b].out).h;
+  blk_network_free(&n);
+  return h;
+}
+
+/* The ImageNet input size of a row: the preset's native size, unless the row changed the stem
+ * so that the grid after it differs there (Table 2's stride-1 stems); then the smallest size
+ * giving the preset's grid after the stem, i.e. the same modules at the same cost (the
+ * paper's "receptive field" of 151 or 79 for a 299 network). The grid grows with the input,
+ * so a bisection finds it. */
+static int imagenet_size(const lab_cfg_node *net, const char *preset_dir) {
+  lab_cfg_node *pnet = NULL;
+  int native = preset_input_size(net, preset_dir, &pnet);
+  if (native <= 0) {
+    lab_cfg_free(pnet);
+    return IMAGENET_DEFAULT_SIZE;
+  }
+  int want = stem_grid(pnet, preset_dir, native);
+  lab_cfg_free(pnet);
+  if (want <= 0 || stem_grid(net, preset_dir, native) == want) return native;
+  int lo = 8, hi = 2 * native;
+  if (stem_grid(net, preset_dir, hi) < want) return native;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (stem_grid(net, preset_dir, mid) >= want)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return stem_grid(net, preset_dir, lo) == want ? lo : native;
 }
 
 lab_status lab_cli_imagenet_cost(const lab_cfg_node *row, const char *preset_dir, void *ctx, lab_report_cost *out,
@@ -37,10 +86,9 @@ lab_status lab_cli_imagenet_cost(const lab_cfg_node *row, const char *preset_dir
   memset(out, 0, sizeof *out);
   const lab_cfg_node *net = lab_cfg_get(row, "network");
   if (!net) return lab_cfg_error(err, row, "the row has no network section");
-  int size = preset_input_size(net, preset_dir);
   blk_overrides ov;
   memset(&ov, 0, sizeof ov);
-  ov.image_size = size > 0 ? size : IMAGENET_DEFAULT_SIZE;
+  ov.image_size = imagenet_size(net, preset_dir);
   ov.classes = 1000;
   ov.in_channels = 3;
   ov.width = 1.0;

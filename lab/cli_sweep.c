@@ -13,7 +13,10 @@
  * Open MPI: under `mpirun -np K`, rank r of K takes runs r, r+K, r+2K, ... (sweep.h); rank 0
  * alone writes the manifest.
  */
+/* realpath is XSI in glibc. */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -201,7 +204,14 @@ static lab_status preflight(const lab_experiment *e, const char *preset_dir, dou
     memset(&ds, 0, sizeof ds);
     int n_train = d.train_subset > 0 ? (int)d.train_subset : 60000;
     if (!have_prev || memcmp(&prev_d, &d, sizeof d) != 0) {
-      if ((st = lab_train_load_data(&d, 0, &ds, err))) return lab_error_prefix(err, "row '%s': data", row->name);
+      if ((st = lab_train_load_data(&d, 0, &ds, err))) {
+        /* the reader names the files; say which lines chose them */
+        const lab_cfg_node *where = lab_cfg_find(row->config, "data.dir");
+        if (!where) where = lab_cfg_find(row->config, "data.dataset");
+        char pos[512] = "the default data section";
+        if (where) lab_cfg_where(where, pos, sizeof pos);
+        return lab_error_prefix(err, "%s: row '%s': %s", pos, row->name, where ? where->path : "data");
+      }
       lab_dataset_free(&ds);
       prev_d = d;
       have_prev = 1;
@@ -276,7 +286,7 @@ int lab_cmd_sweep(int argc, char **argv) {
   lab_sweep_run *runs = NULL;
   char(*hashes)[17] = NULL;
   double *weights = NULL;
-  int rc = 1, rank = 0, size = 1;
+  int rc = 1, rank = 0, size = 1, lock_fd = -1;
   lab_status st = lab_sweep_mpi_env(&rank, &size, &err);
   if (st) goto done;
   if ((st = lab_experiment_load(file, ovr, n_ovr, &e, &err))) goto done;
@@ -293,6 +303,20 @@ int lab_cmd_sweep(int argc, char **argv) {
   if (!dry) {
     if ((st = lab_mkdirs(exp_dir, &err))) goto done;
     if (rank == 0 && (st = write_manifest(e, file, preset_dir, exp_dir, hashes, &err))) goto done;
+  }
+
+  /* One sweep per results folder (and rank) at a time: two writers in one run folder would
+   * corrupt each other. The lock goes away with the process, however it ends. */
+  if (!dry) {
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/.sweep-rank%d.lock", exp_dir, rank);
+    lock_fd = open(lock, O_RDWR | O_CREAT, 0666);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (lock_fd < 0 || fcntl(lock_fd, F_SETLK, &fl) != 0) {
+      st = lab_error_set(&err, LAB_ERR_STATE, "%s: %s", lock,
+                         lock_fd < 0 ? strerror(errno) : "another lab sweep is running on this results folder");
+      goto done;
+    }
   }
 
   /* the runs, row-major (every seed of row 1, then row 2, ...), this rank's share */
@@ -366,6 +390,7 @@ int lab_cmd_sweep(int argc, char **argv) {
   rc = bad ? 1 : 0;
 done:
   if (st) fprintf(stderr, "lab sweep: %s\n", err.msg);
+  if (lock_fd >= 0) close(lock_fd);
   free(runs);
   free(hashes);
   free(weights);

@@ -50,19 +50,23 @@ int lab_cmd_train(int argc, char **argv) {
   const char *file = NULL, *variant = NULL, *out = "results";
   long seed = -1, threads = 0;
   int resume = 0, quiet = 0;
-  const char **ovr = calloc((size_t)argc + 1, sizeof(char *));
-  int n_ovr = 0;
-  if (!ovr) return 1;
+  /* overrides of data:/train: keys go to the chosen row (set even when the file leaves the key
+   * at its default); every other KEY=VALUE to lab_experiment_load */
+  const char **ovr = calloc((size_t)argc + 1, sizeof(char *)), **own = calloc((size_t)argc + 1, sizeof(char *));
+  int n_ovr = 0, n_own = 0;
+  if (!ovr || !own) return 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       free(ovr);
+      free(own);
       return 0;
     } else if (!strcmp(a, "--help-keys")) {
       lab_train_cfg_print_keys(stdout);
       free(ovr);
+      free(own);
       return 0;
     } else if (!strcmp(a, "--variant") && more) {
       variant = argv[++i];
@@ -71,6 +75,7 @@ int lab_cmd_train(int argc, char **argv) {
         fprintf(stderr, "lab train: --seed: expected an integer in [0, %ld], found '%s'\n", LAB_EXPERIMENT_MAX_SEED,
                 argv[i]);
         free(ovr);
+        free(own);
         return 2;
       }
     } else if (!strcmp(a, "--out") && more) {
@@ -79,6 +84,7 @@ int lab_cmd_train(int argc, char **argv) {
       if (!parse_long(argv[++i], 1, 1024, &threads)) {
         fprintf(stderr, "lab train: --threads: expected an integer in [1, 1024], found '%s'\n", argv[i]);
         free(ovr);
+        free(own);
         return 2;
       }
     } else if (!strcmp(a, "--resume")) {
@@ -89,20 +95,26 @@ int lab_cmd_train(int argc, char **argv) {
       fprintf(stderr, "lab train: unknown option '%s'%s\n", a, more ? "" : " (or missing value)");
       usage(stderr);
       free(ovr);
+      free(own);
       return 2;
     } else if (strchr(a, '=')) {
-      ovr[n_ovr++] = a;
+      char key[256];
+      snprintf(key, sizeof key, "%.*s", (int)(strchr(a, '=') - a), a);
+      if (lab_train_cfg_known(key)) own[n_own++] = a;
+      else ovr[n_ovr++] = a;
     } else if (!file) {
       file = a;
     } else {
       fprintf(stderr, "lab train: one FILE only ('%s' and '%s')\n", file, a);
       free(ovr);
+      free(own);
       return 2;
     }
   }
   if (!file) {
     usage(stderr);
     free(ovr);
+    free(own);
     return 2;
   }
   lab_error err = {0};
@@ -121,7 +133,12 @@ int lab_cmd_train(int argc, char **argv) {
     goto done;
   }
   if (seed < 0) seed = exp->seeds[0];
-  const lab_cfg_node *cfg = exp->rows[row].config;
+  lab_cfg_node *cfg = exp->rows[row].config;
+  for (int i = 0; i < n_own; i++) {
+    const char *sec = !strncmp(own[i], "data.", 5) ? "data" : "train";
+    if (!lab_cfg_get(cfg, sec)) lab_cfg_map_put(cfg, sec, lab_cfg_new_map("<command line>", 1, 1));
+    if ((st = lab_cfg_set(cfg, own[i], 1, &err)) != LAB_STATUS_OK) goto done;
+  }
   /* data/train errors before the (slower) network build */
   lab_data_cfg dc;
   lab_train_cfg tc;
@@ -165,5 +182,6 @@ done:
   if (have_net) blk_network_free(&net);
   lab_experiment_free(exp);
   free(ovr);
+  free(own);
   return rc;
 }

@@ -7,8 +7,8 @@
  *
  * Forward is im2col + one BLIS sgemm per block of output columns: y = W (OC x K) * col (K x cols),
  * K = IC*KH*KW. The column blocks are chosen once per (layer, planned batch) by conv_plan:
- *  - large maps: one sample at a time, its OH*OW pixels cut into slices of at most a few thousand
- *    columns, so the im2col workspace stays bounded and cache-warm; the GEMM writes straight into
+ *  - large maps: one sample at a time, its OH*OW pixels cut into slices of at most LAB_CONV_COLS
+ *    columns, so the im2col workspace stays bounded; the GEMM writes straight into
  *    y (row stride OH*OW) and reads dy in place in backward.
  *  - small maps (8x8, 17x17): several whole samples side by side in one column matrix, since a GEMM
  *    with 64 or 289 columns runs far below the BLIS peak. The price is a scatter of the GEMM result
@@ -20,18 +20,22 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "lab/gemm.h"
 #include "lab/im2col.h"
 #include "lab/layers.h"
 
-/* Columns a GEMM should see before its speed stops improving much (BLIS zen3 sgemm packs B in
- * panels of about 4k columns), and the most floats one column block may take. */
-#define LAB_CONV_COLS 4096
+/* Columns per GEMM and the most floats one im2col block may take (16 MiB). BLIS reaches its
+ * speed from about 2k columns on; larger blocks still pay because every GEMM call and OpenMP
+ * region is a barrier between the threads, and a barrier costs a whole scheduler slice when the
+ * machine is oversubscribed (measured: Conv2d_2a 2.8x faster with 16k- than 4k-column blocks on a
+ * loaded 2-core machine, unchanged otherwise). */
+#define LAB_CONV_COLS 16384
 #define LAB_CONV_COL_CAP ((size_t)4 << 20)
 /* A 1x1 map with at least this many pixels is multiplied in place, per sample. */
 #define LAB_CONV_DIRECT_MIN_P 1024
+/* Below this many floats copied, an OpenMP fork costs more than it saves. */
+#define LAB_CONV_PAR_MIN 32768
 
 typedef struct conv_plan {
   int k;        /* GEMM inner size IC*KH*KW */
@@ -58,23 +62,22 @@ static conv_plan conv_plan_make(const lab_layer *l, int batch) {
   if (batch < 1) batch = 1;
   const int unit = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->pt == 0 && c->pb == 0 &&
                    c->pl == 0 && c->pr == 0;
-  int dmin = getenv("TUNE_DMIN") ? atoi(getenv("TUNE_DMIN")) : LAB_CONV_DIRECT_MIN_P;
-  if (unit && (pl.p >= dmin || batch == 1)) {
+  if (unit && (pl.p >= LAB_CONV_DIRECT_MIN_P || batch == 1)) {
     pl.direct = 1;
     pl.group = 1;
     pl.cols = pl.p;
     return pl;
   }
-  size_t cap = getenv("TUNE_CAP") ? (size_t)atol(getenv("TUNE_CAP")) : LAB_CONV_COL_CAP;
-  int colsT = getenv("TUNE_COLS") ? atoi(getenv("TUNE_COLS")) : LAB_CONV_COLS;
-  size_t by_cap = cap / (size_t)pl.k;
-  int limit = by_cap < 256 ? 256 : by_cap > (size_t)colsT ? colsT : (int)by_cap;
+  /* Columns per block: LAB_CONV_COLS, fewer when K is so large that the block would pass the cap
+   * (but never under 256, where the GEMM would crawl). */
+  const size_t by_cap = LAB_CONV_COL_CAP / (size_t)pl.k;
+  const int limit = by_cap < 256 ? 256 : by_cap > LAB_CONV_COLS ? LAB_CONV_COLS : (int)by_cap;
   if (pl.p > limit) { /* balanced slices of one map */
     int slices = (pl.p + limit - 1) / limit;
     pl.group = 1;
     pl.cols = (pl.p + slices - 1) / slices;
   } else {
-    /* As many samples as fit, then evened out: 8 samples at 3 per block run as 3+3+2. */
+    /* As many samples as fit, then evened out: 20 samples at 14 per block run as 10+10. */
     int g = limit / pl.p;
     g = g < 1 ? 1 : g > batch ? batch : g;
     const int blocks = (batch + g - 1) / g;
@@ -151,7 +154,7 @@ static void conv_init(lab_layer *l, lab_rng *rng) {
 /* y (g, OC, P) = tmp (OC, g*P) [+ b], one (sample, channel) row per iteration. */
 static void conv_scatter(const float *tmp, int g, int oc, int p, const float *b, float *y) {
   const long items = (long)g * oc;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (items * p > LAB_CONV_PAR_MIN)
   for (long it = 0; it < items; it++) {
     const int s = (int)(it / oc), o = (int)(it % oc);
     const float *src = tmp + (size_t)o * ((size_t)g * p) + (size_t)s * p;
@@ -168,7 +171,7 @@ static void conv_scatter(const float *tmp, int g, int oc, int p, const float *b,
 /* tmp (OC, g*P) = dy (g, OC, P): the inverse of conv_scatter. */
 static void conv_gather(const float *dy, int g, int oc, int p, float *tmp) {
   const long items = (long)g * oc;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (items * p > LAB_CONV_PAR_MIN)
   for (long it = 0; it < items; it++) {
     const int s = (int)(it / oc), o = (int)(it % oc);
     memcpy(tmp + (size_t)o * ((size_t)g * p) + (size_t)s * p, dy + ((size_t)s * oc + (size_t)o) * p,
@@ -177,7 +180,7 @@ static void conv_gather(const float *dy, int g, int oc, int p, float *tmp) {
 }
 
 static void conv_add_bias(float *y, int oc, int p, const float *b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)oc * p > LAB_CONV_PAR_MIN)
   for (int o = 0; o < oc; o++) {
     float *yo = y + (size_t)o * p;
     for (int i = 0; i < p; i++) yo[i] += b[o];
@@ -230,7 +233,7 @@ static void conv_forward(lab_layer *l, const float *const *xs, float *y, lab_ctx
 
 /* db[o] += sum over samples and pixels of dy, in double, one channel per iteration. */
 static void conv_bias_grad(const float *dy, int n, int oc, int p, float *db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)n * oc * p > LAB_CONV_PAR_MIN)
   for (int o = 0; o < oc; o++) {
     double s = 0;
     for (int i = 0; i < n; i++) {

@@ -14,6 +14,9 @@ static const lab_command commands[] = {
     {"cost", lab_cmd_cost, "exact params and MACs of a network preset or experiment (per layer/block)"},
     {"train", lab_cmd_train, "train one experiment row for one seed into its run folder"},
     {"eval", lab_cmd_eval, "top-1/top-5 of trained runs: raw/EMA weights, multi-crop, ensembles"},
+    {"sweep", lab_cmd_sweep, "train every row x seed of an experiment, resumably (--jobs N)"},
+    {"report", lab_cmd_report, "the paper-style table of a sweep: table.md/.csv/.json/.tex"},
+    {"plot", lab_cmd_plot, "the figures of a sweep (gnuplot): PNG and SVG"},
     {"bench", lab_cmd_bench, "time layers and GEMMs; GFLOP/s against the BLIS sgemm ceiling"},
 };
 

@@ -178,6 +178,7 @@ typedef struct run {
   char path_ckpt[4200], path_metrics[4200], path_summary[4200], path_config[4200];
   FILE *log;
   int tty;
+  int folder_ok; /* the run folder exists: failures leave a summary */
 } run;
 
 static void logf_(run *r, int to_stderr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -401,7 +402,7 @@ static void fill_summary(run *r, lab_run_summary *s, const char *status) {
       break;
     }
   s->train_seconds = r->n_rows ? r->rows[r->n_rows - 1].v[M_SEC] : 0.0;
-  long long imgs = (long long)r->n_rows * lab_loader_batches_per_epoch(r->train_ld) * r->batch;
+  long long imgs = r->train_ld ? (long long)r->n_rows * lab_loader_batches_per_epoch(r->train_ld) * r->batch : 0;
   s->images_per_second = s->train_seconds > 0 ? (double)imgs / s->train_seconds : NAN;
   s->threads = r->threads;
   s->batch = r->batch;
@@ -487,13 +488,22 @@ static void progress(run *r, long epoch, int step, int n_steps, double loss, dou
 static lab_status setup(run *r, lab_error *err) {
   const lab_train_job *job = r->job;
   lab_status st;
-  if ((st = lab_train_cfg_read(job->row, &r->dc, &r->tc, err)) != LAB_STATUS_OK) return st;
+  /* the folder first, so that every later failure can leave a summary saying why */
+  lab_train_config_hash(job->row, r->hash);
+  snprintf(r->dir, sizeof r->dir, "%s", job->out_dir);
+  if ((st = lab_mkdirs(r->dir, err)) != LAB_STATUS_OK) return st;
+  r->folder_ok = 1;
+  snprintf(r->path_ckpt, sizeof r->path_ckpt, "%s/checkpoint.bin", r->dir);
+  snprintf(r->path_metrics, sizeof r->path_metrics, "%s/metrics.tsv", r->dir);
+  snprintf(r->path_summary, sizeof r->path_summary, "%s/summary.json", r->dir);
+  snprintf(r->path_config, sizeof r->path_config, "%s/config.yaml", r->dir);
   r->g = job->graph;
+  r->in = lab_graph_shape(r->g, 0);
+  if ((st = lab_train_cfg_read(job->row, &r->dc, &r->tc, err)) != LAB_STATUS_OK) return st;
   r->batch = (int)r->tc.batch;
   r->threads = job->threads > 0 ? job->threads : (int)r->tc.threads;
   omp_set_num_threads(r->threads);
   lab_gemm_set_threads(r->threads);
-  r->in = lab_graph_shape(r->g, 0);
   r->out_logits = lab_graph_output(r->g, "logits");
   r->out_aux = lab_graph_output(r->g, "aux_logits");
   if (r->out_logits < 0) return lab_error_set(err, LAB_ERR_CONFIG, "the network marks no \"logits\" output");
@@ -502,8 +512,6 @@ static lab_status setup(run *r, lab_error *err) {
   if (r->out_aux >= 0 && (int)lab_shape_numel(lab_graph_shape(r->g, r->out_aux)) != r->k)
     return lab_error_set(err, LAB_ERR_CONFIG, "aux_logits has %zu values per sample, logits %d",
                          lab_shape_numel(lab_graph_shape(r->g, r->out_aux)), r->k);
-  lab_train_config_hash(job->row, r->hash);
-
   if ((st = setup_data(r, err)) != LAB_STATUS_OK) return st;
   if (lab_graph_batch(r->g) == 0 && (st = lab_graph_plan(r->g, r->batch, err)) != LAB_STATUS_OK) return st;
   LAB_ASSERT(lab_graph_batch(r->g) >= r->batch, "graph planned for %d < batch %d", lab_graph_batch(r->g), r->batch);
@@ -544,12 +552,6 @@ static lab_status setup(run *r, lab_error *err) {
   r->prob_aux = lab_xmalloc(sizeof(float) * (size_t)r->batch * (size_t)r->k);
   r->rows = lab_xcalloc((size_t)r->tc.epochs, sizeof(metric_row));
 
-  snprintf(r->dir, sizeof r->dir, "%s", job->out_dir);
-  if ((st = lab_mkdirs(r->dir, err)) != LAB_STATUS_OK) return st;
-  snprintf(r->path_ckpt, sizeof r->path_ckpt, "%s/checkpoint.bin", r->dir);
-  snprintf(r->path_metrics, sizeof r->path_metrics, "%s/metrics.tsv", r->dir);
-  snprintf(r->path_summary, sizeof r->path_summary, "%s/summary.json", r->dir);
-  snprintf(r->path_config, sizeof r->path_config, "%s/config.yaml", r->dir);
   return LAB_STATUS_OK;
 }
 
@@ -581,11 +583,13 @@ static lab_status maybe_resume(run *r, long *epoch0, int64_t *gstep, lab_error *
   lab_ckpt_position pos;
   lab_status st = lab_ckpt_peek(r->path_ckpt, hash, &pos, err);
   if (st != LAB_STATUS_OK) return st;
-  if (strcmp(hash, r->hash) != 0)
+  if (strcmp(hash, r->hash) != 0) {
+    r->folder_ok = 0; /* the folder belongs to another configuration: leave its files alone */
     return lab_error_set(err, LAB_ERR_CONFIG,
                          "refusing to resume %s: it was trained with configuration %s, this one is %s "
                          "(move the folder aside or train without --resume)",
                          r->dir, hash, r->hash);
+  }
   lab_ckpt_state s = ckpt_state(r, 0, 0);
   if ((st = lab_ckpt_load(r->path_ckpt, &s, err)) != LAB_STATUS_OK) return st;
   if ((long)s.pos.epoch > r->tc.epochs)
@@ -605,7 +609,6 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
   res->test_top1_error = res->test_top5_error = res->ema_test_top1_error = res->ema_test_top5_error = NAN;
   r.tty = isatty(2);
   lab_status st = setup(&r, err);
-  int folder_ready = st == LAB_STATUS_OK;
   long epoch0 = 0;
   int64_t gstep = 0;
   if (st == LAB_STATUS_OK) st = maybe_resume(&r, &epoch0, &gstep, err);
@@ -617,7 +620,10 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
   }
   if (st == LAB_STATUS_OK) st = write_config(&r, err);
   if (st == LAB_STATUS_OK && epoch0 == 0) {
-    remove(r.path_summary); /* a fresh run: an old summary would claim a finished state */
+    /* a fresh run: an old summary would claim a finished state, an old checkpoint would be
+     * resumed by a later --resume against these new metrics */
+    remove(r.path_summary);
+    remove(r.path_ckpt);
     st = write_metrics(&r, err);
   }
   if (st != LAB_STATUS_OK) goto fail;
@@ -683,9 +689,11 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
         double ips = (double)seen / (t - t0);
         double eta = (double)(n_steps - s - 1 + (r.tc.epochs - epoch - 1) * (double)n_steps) * r.batch / ips;
         if ((s + 1) % r.tc.log_every == 0 || !r.tty) {
-          if (r.log)
+          if (r.log) {
             fprintf(r.log, "epoch %ld step %d/%d loss %.4f %.1f img/s\n", epoch + 1, s + 1, n_steps,
                     loss_sum / (double)seen, ips);
+            fflush(r.log);
+          }
         }
         if ((s + 1) % r.tc.log_every == 0 || r.tty) progress(&r, epoch, s + 1, n_steps, loss_sum / (double)seen, ips, eta);
         last_print = t;
@@ -730,7 +738,7 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
   return LAB_STATUS_OK;
 
 fail:
-  if (folder_ready) {
+  if (r.folder_ok) {
     lab_run_summary sm;
     fill_summary(&r, &sm, "failed");
     sm.error = err ? err->msg : "error";

@@ -145,6 +145,15 @@ lab_status lab_train_cfg_read(const lab_cfg_node *row, lab_data_cfg *data, lab_t
   return LAB_STATUS_OK;
 }
 
+int lab_train_cfg_known(const char *path) {
+  for (int i = 0; i < N_KEYS; i++) {
+    const char *sec = section_names[KEYS[i].section];
+    size_t n = strlen(sec);
+    if (!strncmp(path, sec, n) && path[n] == '.' && !strcmp(path + n + 1, KEYS[i].name)) return 1;
+  }
+  return 0;
+}
+
 void lab_train_cfg_print_keys(FILE *f) {
   static const char *const type_names[] = {"integer", "number", "bool", "choice", "path"};
   for (int i = 0; i < N_KEYS; i++) {

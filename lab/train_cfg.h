@@ -70,6 +70,10 @@ extern const char *const lab_data_names[]; /* "fashion-mnist", "mnist", ... (lab
 lab_status lab_train_cfg_read(const lab_cfg_node *row, lab_data_cfg *data, lab_train_cfg *train,
                               lab_error *err);
 
+/* 1 if path is "data.KEY" or "train.KEY" for a KEY of the table (the CLI sets such keys even
+ * where the experiment file leaves them at their defaults). */
+int lab_train_cfg_known(const char *path);
+
 /* The key table, one line per key: section.key, type, default, bounds. */
 void lab_train_cfg_print_keys(FILE *f);
 

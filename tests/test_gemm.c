@@ -2,7 +2,8 @@
  * transposition by strides: checked against a naive triple loop in double on odd, non-square
  * shapes, all four transpose combinations, alpha/beta away from 0 and 1 and leading dimensions
  * larger than the rows (the padding must stay untouched); large sizes by a random-vector check
- * C t = alpha A (B t) + beta C0 t; beta = 0 must overwrite C (even NaN), k = 0 scales C. */
+ * C t = alpha A (B t) + beta C0 t; beta = 0 must overwrite C (even NaN), k = 0 scales C; a
+ * single-row operand is never read past its end. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,38 @@ static void test_big_random_vector(void **state) {
   check_big(0, 1, 96, 576, 9800, 0, 1.0f, 1.0f, &rng);
 }
 
+/* A row of a wider matrix passed as a 1 x K operand, ending exactly where its buffer ends (the
+ * conv layer's dW GEMM for OC = 1 on a sliced map). BLIS 0.9 reads a second row of a single-row
+ * operand, whatever its stride; under AddressSanitizer this test faults if lab_sgemm hands M = 1
+ * or N = 1 products to BLIS. */
+static void test_single_row_strides(void **state) {
+  (void)state;
+  lab_rng rng;
+  lab_rng_seed(&rng, 15);
+  const int n = 576, k = 4050, lda = 8100, ldc = 700;
+  float *buf = filled((size_t)lda, &rng), *b = filled((size_t)n * k, &rng);
+  float *c = filled((size_t)ldc, &rng), *want = malloc((size_t)ldc * sizeof(float));
+  float dot[576], out[576];
+  assert_non_null(want);
+  const float *a = buf + (lda - k); /* the second half of the row: its last float ends buf */
+  memcpy(want, c, (size_t)ldc * sizeof(float));
+  for (int j = 0; j < n; j++) {
+    double acc = 0;
+    for (int p = 0; p < k; p++) acc += (double)a[p] * b[(size_t)j * k + p];
+    dot[j] = (float)acc;
+    want[j] = (float)(acc + c[j]);
+  }
+  lab_sgemm(0, 1, 1, n, k, 1.0f, a, lda, b, k, 1.0f, c, ldc);
+  assert_close(c, want, (size_t)ldc, 1e-4, 1e-5, "1 x K row with a large stride");
+  /* The same row as the single column of op(B) = B^T (n = 1). */
+  lab_sgemm(0, 1, n, 1, k, 1.0f, b, k, a, lda, 0.0f, out, 1);
+  assert_close(out, dot, (size_t)n, 1e-4, 1e-5, "K x 1 column from a strided row");
+  free(buf);
+  free(b);
+  free(c);
+  free(want);
+}
+
 static void test_threads(void **state) {
   (void)state;
   const int before = lab_gemm_threads();
@@ -164,6 +197,7 @@ int main(void) {
       cmocka_unit_test(test_small_shapes),
       cmocka_unit_test(test_beta_zero_overwrites),
       cmocka_unit_test(test_big_random_vector),
+      cmocka_unit_test(test_single_row_strides),
       cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
