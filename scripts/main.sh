@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies (Debian 12, as root), builds the release configuration,
-# and runs the project's headline work on this machine. Usage: bash scripts/main.sh
+# runs the quick Table 3 sweep on the embedded Fashion-MNIST, and writes its table and plots.
+#   results/table3-quick/{table.md,table.csv,table.json,table.tex,plots/*.png,*.svg}
+#   results/costs.txt: the exact cost of every network preset at its paper scale
+# The table and the cumulative-error plot are also copied to results/reference/table3-quick/
+# and the table into README.md (between the table3-quick markers), so the README shows what
+# this command produced. Run it again to continue an interrupted sweep (finished runs are
+# kept). Usage: bash scripts/main.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -15,10 +21,23 @@ cmake --build build/release -j"$jobs"
 lab=build/release/bin/lab
 mkdir -p results
 
-echo "== exact costs of every network preset at 299x299, 1000 classes"
-for f in experiments/networks/*.yaml; do
-  "$lab" cost "$f" --format text
-done | tee results/costs.txt
+echo "== exact costs of every network preset"
+for f in experiments/networks/*.yaml; do "$lab" cost "$f"; echo; done > results/costs.txt
+echo "written results/costs.txt"
 
-echo "== convolution speed against the BLIS sgemm ceiling (this machine, $(nproc) threads)"
-"$lab" bench conv --threads "$jobs" | tee results/bench-conv.txt
+echo "== quick Table 3 sweep on Fashion-MNIST ($jobs workers)"
+start=$(date +%s)
+"$lab" sweep experiments/table3-quick.yaml --jobs "$jobs"
+"$lab" report results/table3-quick --print
+"$lab" plot results/table3-quick
+echo "== sweep, report and plots took $(( $(date +%s) - start )) s"
+
+ref=results/reference/table3-quick
+mkdir -p "$ref"
+cp results/table3-quick/table.md results/table3-quick/plots/cumulative.png "$ref"/
+# Replace the README's generated section with the table just written.
+awk -v table="$ref/table.md" '
+  /<!-- table3-quick:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+  /<!-- table3-quick:end -->/ { skip = 0 }
+  !skip { print }' README.md > README.md.tmp && mv README.md.tmp README.md
+echo "updated $ref and README.md"
