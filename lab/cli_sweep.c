@@ -344,7 +344,7 @@ int lab_cmd_sweep(int argc, char **argv) {
       if (lab_sweep_folder_hash(r->dir, old, sizeof old) && strcmp(old, r->hash)) {
         fprintf(stderr, "lab sweep: %s: %s holds configuration %s, now %s: would be moved aside and retrained\n",
                 r->name, r->dir, old, r->hash);
-        r->state = LAB_SWEEP_TODO;
+        r->state = LAB_SWEEP_TRAIN;
       } else if ((st = lab_sweep_inspect(r, moved, sizeof moved, &err))) {
         goto done;
       }
@@ -356,7 +356,7 @@ int lab_cmd_sweep(int argc, char **argv) {
     n_done += r->state == LAB_SWEEP_DONE;
     n_nan += r->state == LAB_SWEEP_DIVERGED;
     n_resume += r->state == LAB_SWEEP_RESUME;
-    n_new += r->state == LAB_SWEEP_TODO;
+    n_new += r->state == LAB_SWEEP_TRAIN;
   }
   fprintf(stderr,
           "lab sweep: %s: %d rows x %d seeds = %d runs%s; %d finished, %d diverged (kept), %d to resume, %d to "

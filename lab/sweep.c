@@ -76,7 +76,7 @@ int lab_sweep_folder_hash(const char *dir, char *hash, size_t n) {
 lab_status lab_sweep_inspect(lab_sweep_run *r, char *moved_to, size_t moved_size, lab_error *err) {
   char path[1200], old[80];
   if (moved_to && moved_size) moved_to[0] = '\0';
-  r->state = LAB_SWEEP_TODO;
+  r->state = LAB_SWEEP_TRAIN;
   struct stat sb;
   if (stat(r->dir, &sb) != 0) {
     if (errno == ENOENT) return LAB_STATUS_OK;
@@ -114,7 +114,7 @@ lab_status lab_sweep_inspect(lab_sweep_run *r, char *moved_to, size_t moved_size
       r->state = LAB_SWEEP_DIVERGED;
     lab_json_free(j);
     if (st) return st;
-    if (r->state != LAB_SWEEP_TODO) return LAB_STATUS_OK;
+    if (r->state != LAB_SWEEP_TRAIN) return LAB_STATUS_OK;
   }
   if (has_ckpt) r->state = LAB_SWEEP_RESUME;
   return LAB_STATUS_OK;
@@ -153,23 +153,23 @@ int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_s
   int jobs = o->jobs > 0 ? o->jobs : 1;
   int threads = o->threads / jobs > 0 ? o->threads / jobs : 1;
   slot *slots = lab_xcalloc((size_t)jobs, sizeof *slots);
-  int *todo = lab_xcalloc((size_t)n + 1, sizeof *todo), n_todo = 0;
+  int *pending = lab_xcalloc((size_t)n + 1, sizeof *pending), n_pending = 0;
   double weight_left = 0.0, weight_done = 0.0, seconds_done = 0.0;
   for (int i = 0; i < n; i++)
-    if (runs[i].state == LAB_SWEEP_TODO || runs[i].state == LAB_SWEEP_RESUME) {
-      todo[n_todo++] = i;
+    if (runs[i].state == LAB_SWEEP_TRAIN || runs[i].state == LAB_SWEEP_RESUME) {
+      pending[n_pending++] = i;
       weight_left += runs[i].weight > 0 ? runs[i].weight : 1.0;
     }
   int next = 0, running = 0, n_done = 0, n_bad = 0;
   double t0 = now_s();
   char b1[32], b2[32];
-  while (next < n_todo || running > 0) {
+  while (next < n_pending || running > 0) {
     /* fill the free slots */
-    for (int s = 0; s < jobs && next < n_todo; s++) {
+    for (int s = 0; s < jobs && next < n_pending; s++) {
       if (slots[s].pid > 0) continue;
-      lab_sweep_run *r = &runs[todo[next]];
+      lab_sweep_run *r = &runs[pending[next]];
       if (o->progress) {
-        fprintf(o->progress, "[%d/%d] start  %s%s (%d thread%s) -> %s\n", next + 1, n_todo, r->name,
+        fprintf(o->progress, "[%d/%d] start  %s%s (%d thread%s) -> %s\n", next + 1, n_pending, r->name,
                 r->state == LAB_SWEEP_RESUME ? " (resuming from its checkpoint)" : "", threads, threads > 1 ? "s" : "",
                 r->dir);
         fflush(o->progress);
@@ -188,7 +188,7 @@ int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_s
         next++;
         continue;
       }
-      slots[s] = (slot){pid, todo[next], now_s()};
+      slots[s] = (slot){pid, pending[next], now_s()};
       next++;
       running++;
     }
@@ -232,19 +232,19 @@ int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_s
       const char *what = r->exit_code == 0                  ? "done  "
                          : r->exit_code == LAB_SWEEP_EXIT_NAN ? "NaN   "
                                                              : "FAILED";
-      fprintf(o->progress, "[%d/%d] %s %s in %s", n_done, n_todo, what, r->name,
+      fprintf(o->progress, "[%d/%d] %s %s in %s", n_done, n_pending, what, r->name,
               lab_sweep_fmt_duration(r->seconds, b1, sizeof b1));
       if (r->exit_code > 128 && r->exit_code != LAB_SWEEP_EXIT_NAN)
         fprintf(o->progress, " (killed by signal %d)", r->exit_code - 128);
       else if (r->exit_code != 0 && r->exit_code != LAB_SWEEP_EXIT_NAN)
         fprintf(o->progress, " (exit %d)", r->exit_code);
       fprintf(o->progress, "; elapsed %s, ETA %s\n", lab_sweep_fmt_duration(now_s() - t0, b1, sizeof b1),
-              n_done == n_todo ? "0s" : lab_sweep_fmt_duration(eta, b2, sizeof b2));
+              n_done == n_pending ? "0s" : lab_sweep_fmt_duration(eta, b2, sizeof b2));
       fflush(o->progress);
     }
   }
   free(slots);
-  free(todo);
+  free(pending);
   return n_bad;
 }
 

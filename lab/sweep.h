@@ -33,7 +33,7 @@
 #include "lab/status.h"
 
 typedef enum lab_sweep_state {
-  LAB_SWEEP_TODO = 0,     /* train from the start */
+  LAB_SWEEP_TRAIN = 0,     /* train from the start */
   LAB_SWEEP_RESUME = 1,   /* a checkpoint of this configuration exists */
   LAB_SWEEP_DONE = 2,     /* finished with this configuration: skipped */
   LAB_SWEEP_DIVERGED = 3  /* ended in "nan" with this configuration: skipped, reported */
@@ -74,7 +74,7 @@ typedef struct lab_sweep_opts {
   FILE *progress;     /* progress lines (stderr); NULL: silent */
 } lab_sweep_opts;
 
-/* Runs every run whose state is TODO or RESUME in forked workers (see above). Fills
+/* Runs every run whose state is TRAIN or RESUME in forked workers (see above). Fills
  * exit_code and seconds. Returns the number of runs that did not finish (0: all did). */
 int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_sweep_run_fn fn, void *ctx);
 

@@ -92,7 +92,7 @@ static void test_inspect_states(void **state) {
   /* no folder: train */
   make_run(&r, fx, "fresh", H_NOW);
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   assert_string_equal(moved, "");
   /* finished with this configuration: skipped */
   make_run(&r, fx, "done", H_NOW);
@@ -122,12 +122,12 @@ static void test_inspect_states(void **state) {
   config_yaml(r.dir, H_NOW);
   summary(r.dir, "failed", H_NOW);
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   /* a folder with nothing of a run (a log only): trained in place, not moved */
   make_run(&r, fx, "log-only", H_NOW);
   put(r.dir, "log.txt", "started\n");
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   assert_true(exists(r.dir));
   /* a malformed summary is an error naming it, not a silent retrain */
   make_run(&r, fx, "broken", H_NOW);
@@ -158,7 +158,7 @@ static void test_stale_moved_aside(void **state) {
   assert_int_equal(lab_sweep_folder_hash(r.dir, hash, sizeof hash), 1);
   assert_string_equal(hash, H_OLD);
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   snprintf(want, sizeof want, "%s.stale-%s", r.dir, H_OLD);
   assert_string_equal(moved, want);
   assert_false(exists(r.dir));
@@ -254,7 +254,7 @@ static void test_execute(void **state) {
   for (int i = 0; i < 6; i++) assert_int_equal(lab_sweep_inspect(&runs[i], NULL, 0, &err), LAB_STATUS_OK);
   assert_int_equal(runs[0].state, LAB_SWEEP_DONE);
   assert_int_equal(runs[1].state, LAB_SWEEP_DONE);
-  assert_int_equal(runs[2].state, LAB_SWEEP_TODO);
+  assert_int_equal(runs[2].state, LAB_SWEEP_TRAIN);
   assert_int_equal(runs[4].state, LAB_SWEEP_DIVERGED);
   char b[32];
   assert_string_equal(lab_sweep_fmt_duration(3725, b, sizeof b), "1h02m");
@@ -368,7 +368,7 @@ static void test_real_resume(void **state) {
   /* interrupted after one epoch */
   c.stop_after = 1;
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   assert_int_equal(lab_sweep_execute(&r, 1, &o, real_train, &c), 1);
   assert_int_equal(r.exit_code, 2);
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
@@ -384,7 +384,7 @@ static void test_real_resume(void **state) {
   lab_train_config_hash(c.row, r.hash);
   assert_string_not_equal(r.hash, hash);
   assert_int_equal(lab_sweep_inspect(&r, moved, sizeof moved, &err), LAB_STATUS_OK);
-  assert_int_equal(r.state, LAB_SWEEP_TODO);
+  assert_int_equal(r.state, LAB_SWEEP_TRAIN);
   snprintf(path, sizeof path, "%s.stale-%s/summary.json", r.dir, hash);
   assert_true(exists(path));
   assert_int_equal(lab_sweep_execute(&r, 1, &o, real_train, &c), 0);
