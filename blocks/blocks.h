@@ -138,6 +138,9 @@ int blk_iarg(const blk_args *a, const char *name);
 #define BLK_PD(n, d, lo, hi, doc_) {.name = (n), .type = BLK_P_DOUBLE, .def = (d), .min = (lo), .max = (hi), .doc = (doc_)}
 #define BLK_PB(n, d, doc_) {.name = (n), .type = BLK_P_BOOL, .def = (d), .min = 0, .max = 1, .doc = (doc_)}
 #define BLK_PE(n, d, doc_, ...) {.name = (n), .type = BLK_P_ENUM, .def = (d), .choices = {__VA_ARGS__, NULL}, .doc = (doc_)}
+/* The `order` parameter of modules the Lucid code builds in another branch order. */
+#define BLK_ORDER_CHOICE \
+  BLK_PE("order", 0, "branch order: torchvision or lucid (the seed's code)", "torchvision", "lucid")
 #define BLK_N(params) ((int)(sizeof(params) / sizeof(params[0])))
 /* Propagates a failed lab_graph_add (a negative node id) out of a builder. */
 #define BLK_TRY(x)            \

@@ -27,7 +27,6 @@
 #include <stdio.h>
 
 #define POOL_CHOICE(d) BLK_PE("pool", d, "pooling branch: avg or max (3x3/1, pad 1)", "avg", "max")
-#define ORDER_CHOICE BLK_PE("order", 0, "branch order: torchvision or lucid (the seed's code)", "torchvision", "lucid")
 
 static int lin(const blk_builder *b) { return b->opt.factor_linear; }
 
@@ -118,7 +117,7 @@ static const blk_param_def a35_params[] = {
     POOL_CHOICE(0),
     BLK_PE("5x5", 0, "single: a 5x5 (released); two_3x3: Fig. 5; 3x3: one 3x3 (Lucid)", "single",
            "two_3x3", "3x3"),
-    ORDER_CHOICE,
+    BLK_ORDER_CHOICE,
 };
 
 static int a35_5x5(blk_builder *b, const blk_args *a, int x) {
@@ -149,29 +148,31 @@ static int pool_branch(blk_builder *b, const blk_args *a, int x, int proj) {
   return blk_cbr(b, "branch_pool", t, proj, 1, 1, 0);
 }
 
-static int build_a35(blk_builder *b, const blk_args *a, int x) {
-  int br[4];
-  if (blk_iarg(a, "order") == 0) {
-    br[0] = blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);
-    BLK_TRY(br[0]);
-    br[1] = a35_5x5(b, a, x);
-    BLK_TRY(br[1]);
-    br[2] = a35_dbl(b, a, x);
-    BLK_TRY(br[2]);
-    br[3] = pool_branch(b, a, x, blk_iarg(a, "pool_proj"));
-    BLK_TRY(br[3]);
-  } else {
-    br[0] = a35_dbl(b, a, x);
-    BLK_TRY(br[0]);
-    br[1] = a35_5x5(b, a, x);
-    BLK_TRY(br[1]);
-    br[2] = pool_branch(b, a, x, blk_iarg(a, "pool_proj"));
-    BLK_TRY(br[2]);
-    br[3] = blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);
-    BLK_TRY(br[3]);
+static int branch_1x1(blk_builder *b, const blk_args *a, int x) {
+  return blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);
+}
+
+static int branch_pool(blk_builder *b, const blk_args *a, int x) {
+  return pool_branch(b, a, x, blk_iarg(a, "pool_proj"));
+}
+
+typedef int (*branch_fn)(blk_builder *b, const blk_args *a, int x);
+
+/* The four branches of a 35x35 or 17x17 module (1x1, single chain, double chain, pool proj),
+ * built and concatenated in torchvision's order or in Lucid's (double, single, pool, 1x1):
+ * the build order fixes node and parameter order, which the per-layer fixtures compare. */
+static int four_branches(blk_builder *b, const blk_args *a, int x, branch_fn single, branch_fn dbl) {
+  static const int lucid_order[4] = {2, 1, 3, 0};
+  const branch_fn fns[4] = {branch_1x1, single, dbl, branch_pool};
+  int lucid = blk_iarg(a, "order") == 1, br[4];
+  for (int i = 0; i < 4; i++) {
+    br[i] = fns[lucid ? lucid_order[i] : i](b, a, x);
+    BLK_TRY(br[i]);
   }
   return blk_concat(b, "concat", br, 4);
 }
+
+static int build_a35(blk_builder *b, const blk_args *a, int x) { return four_branches(b, a, x, a35_5x5, a35_dbl); }
 
 /* === 17x17 (InceptionC / Fig. 6) === */
 
@@ -184,7 +185,7 @@ static const blk_param_def c17_params[] = {
     BLK_PB("factorized", 1, "true: 1xn + nx1 chains; false: one nxn per pair, same widths"),
     POOL_CHOICE(0),
     BLK_PE("dbl_first", 0, "first conv of the double chain: nx1 (torchvision) or 1xn (Lucid)", "nx1", "1xn"),
-    ORDER_CHOICE,
+    BLK_ORDER_CHOICE,
 };
 
 /* One (1xn, nx1) pair, or (nx1, 1xn) when nx1_first, or one nxn when not factorized;
@@ -219,29 +220,7 @@ static int c17_dbl(blk_builder *b, const blk_args *a, int x) {
   return pair(b, a, "branch7x7dbl_3", t, c, blk_iarg(a, "cn_out"), nx1);
 }
 
-static int build_c17(blk_builder *b, const blk_args *a, int x) {
-  int br[4];
-  if (blk_iarg(a, "order") == 0) {
-    br[0] = blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);
-    BLK_TRY(br[0]);
-    br[1] = c17_single(b, a, x);
-    BLK_TRY(br[1]);
-    br[2] = c17_dbl(b, a, x);
-    BLK_TRY(br[2]);
-    br[3] = pool_branch(b, a, x, blk_iarg(a, "pool_proj"));
-    BLK_TRY(br[3]);
-  } else {
-    br[0] = c17_dbl(b, a, x);
-    BLK_TRY(br[0]);
-    br[1] = c17_single(b, a, x);
-    BLK_TRY(br[1]);
-    br[2] = pool_branch(b, a, x, blk_iarg(a, "pool_proj"));
-    BLK_TRY(br[2]);
-    br[3] = blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);
-    BLK_TRY(br[3]);
-  }
-  return blk_concat(b, "concat", br, 4);
-}
+static int build_c17(blk_builder *b, const blk_args *a, int x) { return four_branches(b, a, x, c17_single, c17_dbl); }
 
 /* === 8x8 (InceptionE / Fig. 7) === */
 
@@ -255,7 +234,7 @@ static const blk_param_def e8_params[] = {
     BLK_PW("pool_proj", 192, 1, "1x1 after the pool"),
     BLK_PB("split", 1, "true: parallel 1x3 and 3x1 (Fig. 7); false: one 3x3 of twice the width"),
     POOL_CHOICE(0),
-    ORDER_CHOICE,
+    BLK_ORDER_CHOICE,
 };
 
 /* The expanded filter bank on node t: two parallel halves or one 3x3 of the same total width.

@@ -14,7 +14,6 @@
 #include "blocks/blocks.h"
 
 #define POOL_CHOICE BLK_PE("pool", 0, "reducing pool: max (released) or avg", "max", "avg")
-#define ORDER_CHOICE BLK_PE("order", 0, "branch order: torchvision or lucid (the seed's code)", "torchvision", "lucid")
 
 static int reduce_pool(blk_builder *b, const blk_args *a, int x) {
   return blk_pool(b, "branch_pool", x, blk_iarg(a, "pool") == 1, 3, 2, 0, 0);
@@ -28,7 +27,7 @@ static const blk_param_def r35_params[] = {
     BLK_PW("c3x3dbl_mid", 96, 1, "padded 3x3 of the double branch"),
     BLK_PW("c3x3dbl", 96, 1, "3x3/2 of the double branch"),
     POOL_CHOICE,
-    ORDER_CHOICE,
+    BLK_ORDER_CHOICE,
 };
 
 static int r35_dbl(blk_builder *b, const blk_args *a, int x) {
@@ -66,7 +65,7 @@ static const blk_param_def r17_params[] = {
     BLK_PI("n", 7, 1, 15, "kernel n"),
     BLK_PB("factorized", 1, "true: 1xn + nx1; false: one nxn"),
     POOL_CHOICE,
-    ORDER_CHOICE,
+    BLK_ORDER_CHOICE,
 };
 
 static int r17_7x7(blk_builder *b, const blk_args *a, int x) {

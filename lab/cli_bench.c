@@ -280,18 +280,6 @@ static void bench_usage(FILE *f) {
           "  --reps R     timed repetitions, median reported (default 5)\n");
 }
 
-static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = s ? strtol(s, &end, 10) : 0;
-  if (!s || errno || end == s || *end || v < lo || v > hi) {
-    fprintf(stderr, "lab bench: %s expects an integer in [%d, %d], got '%s'\n", flag, lo, hi, s ? s : "");
-    return 0;
-  }
-  *out = (int)v;
-  return 1;
-}
-
 int lab_cmd_bench(int argc, char **argv) {
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     bench_usage(stdout);
@@ -306,9 +294,9 @@ int lab_cmd_bench(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     int ok;
-    if (!strcmp(argv[i], "--threads")) ok = parse_int("--threads", val, 1, 1024, &o.threads);
-    else if (!strcmp(argv[i], "--batch")) ok = parse_int("--batch", val, 1, 4096, &o.batch);
-    else if (!strcmp(argv[i], "--reps")) ok = parse_int("--reps", val, 1, 100000, &o.reps);
+    if (!strcmp(argv[i], "--threads")) ok = lab_cli_parse_int("bench", "--threads", val, 1, 1024, &o.threads);
+    else if (!strcmp(argv[i], "--batch")) ok = lab_cli_parse_int("bench", "--batch", val, 1, 4096, &o.batch);
+    else if (!strcmp(argv[i], "--reps")) ok = lab_cli_parse_int("bench", "--reps", val, 1, 100000, &o.reps);
     else {
       fprintf(stderr, "lab bench: unknown option '%s'\n", argv[i]);
       bench_usage(stderr);

@@ -589,18 +589,6 @@ static void usage(FILE *f) {
           CONVENTIONS);
 }
 
-static int parse_int_arg(const char *opt, const char *s, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || errno || v < lo || v > hi) {
-    fprintf(stderr, "lab cost: %s expects an integer in [%d, %d], found '%s'\n", opt, lo, hi, s);
-    return 0;
-  }
-  *out = (int)v;
-  return 1;
-}
-
 int lab_cmd_cost(int argc, char **argv) {
   const char *file = NULL, *variant = NULL, *cmp[2] = {NULL, NULL};
   blk_overrides ov = {0};
@@ -616,9 +604,9 @@ int lab_cmd_cost(int argc, char **argv) {
     } else if (!strcmp(a, "--variant") && more) {
       variant = argv[++i];
     } else if (!strcmp(a, "--image-size") && more) {
-      if (!parse_int_arg(a, argv[++i], 1, 8192, &ov.image_size)) return 2;
+      if (!lab_cli_parse_int("cost", a, argv[++i], 1, 8192, &ov.image_size)) return 2;
     } else if (!strcmp(a, "--classes") && more) {
-      if (!parse_int_arg(a, argv[++i], 1, 1000000, &ov.classes)) return 2;
+      if (!lab_cli_parse_int("cost", a, argv[++i], 1, 1000000, &ov.classes)) return 2;
     } else if (!strcmp(a, "--width") && more) {
       char *end;
       errno = 0;

@@ -49,15 +49,6 @@ static void usage(FILE *f) {
           "  Then: lab report DIR/<experiment> and lab plot DIR/<experiment>.\n");
 }
 
-static int parse_int(const char *s, long min, long max, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) return 0;
-  *out = v;
-  return 1;
-}
-
 typedef struct sweep_ctx {
   const lab_experiment *e;
   const char *preset_dir;
@@ -235,14 +226,12 @@ int lab_cmd_sweep(int argc, char **argv) {
       free(ovr);
       return 0;
     } else if (!strcmp(a, "--jobs") && more) {
-      if (!parse_int(argv[++i], 1, 256, &jobs)) {
-        fprintf(stderr, "lab sweep: --jobs: expected an integer in [1, 256], found '%s'\n", argv[i]);
+      if (!lab_cli_parse_long("sweep", "--jobs", argv[++i], 1, 256, &jobs)) {
         free(ovr);
         return 2;
       }
     } else if (!strcmp(a, "--threads") && more) {
-      if (!parse_int(argv[++i], 1, 1024, &threads)) {
-        fprintf(stderr, "lab sweep: --threads: expected an integer in [1, 1024], found '%s'\n", argv[i]);
+      if (!lab_cli_parse_long("sweep", "--threads", argv[++i], 1, 1024, &threads)) {
         free(ovr);
         return 2;
       }

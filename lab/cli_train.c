@@ -29,23 +29,6 @@ static void usage(FILE *f) {
           "The run folder is DIR/<experiment>/<row>/seed-<S> (DIR default results).\n");
 }
 
-static int parse_long(const char *s, long min, long max, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) return 0;
-  *out = v;
-  return 1;
-}
-
-void lab_cli_dir_of(const char *file, char *dir, size_t n) {
-  snprintf(dir, n, "%s", file);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir) slash[1] = '\0';
-  else if (slash) *slash = '\0';
-  else snprintf(dir, n, ".");
-}
-
 int lab_cmd_train(int argc, char **argv) {
   const char *file = NULL, *variant = NULL, *out = "results";
   long seed = -1, threads = 0;
@@ -71,9 +54,7 @@ int lab_cmd_train(int argc, char **argv) {
     } else if (!strcmp(a, "--variant") && more) {
       variant = argv[++i];
     } else if (!strcmp(a, "--seed") && more) {
-      if (!parse_long(argv[++i], 0, LAB_EXPERIMENT_MAX_SEED, &seed)) {
-        fprintf(stderr, "lab train: --seed: expected an integer in [0, %ld], found '%s'\n", LAB_EXPERIMENT_MAX_SEED,
-                argv[i]);
+      if (!lab_cli_parse_long("train", "--seed", argv[++i], 0, LAB_EXPERIMENT_MAX_SEED, &seed)) {
         free(ovr);
         free(own);
         return 2;
@@ -81,8 +62,7 @@ int lab_cmd_train(int argc, char **argv) {
     } else if (!strcmp(a, "--out") && more) {
       out = argv[++i];
     } else if (!strcmp(a, "--threads") && more) {
-      if (!parse_long(argv[++i], 1, 1024, &threads)) {
-        fprintf(stderr, "lab train: --threads: expected an integer in [1, 1024], found '%s'\n", argv[i]);
+      if (!lab_cli_parse_long("train", "--threads", argv[++i], 1, 1024, &threads)) {
         free(ovr);
         free(own);
         return 2;
