@@ -86,10 +86,14 @@ float *lab_optim_state(lab_optim *opt, size_t *count) {
   return opt->state;
 }
 
-/* === update kernels: one tensor, `n` floats; wd already 0 for tensors without decay === */
+/* === update kernels: one tensor, `n` floats; wd already 0 for tensors without decay ===
+ * Element-wise, so splitting a large tensor across OpenMP threads leaves every result
+ * bit-identical whatever the thread count; small tensors (BN, biases) stay on one thread. */
+#define LAB_OPTIM_PAR_MIN 16384
 
 static void sgd_tensor(float *p, const float *grad, float *buf, size_t n, float lr, float wd,
                        float momentum, int nesterov) {
+#pragma omp parallel for schedule(static) if (n >= LAB_OPTIM_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float g = grad[i] + wd * p[i];
     float d = g;
@@ -104,6 +108,7 @@ static void sgd_tensor(float *p, const float *grad, float *buf, size_t n, float 
 static void rmsprop_tf_tensor(float *p, const float *grad, float *ms, float *mom, size_t n, float lr,
                               float wd, const lab_optim_cfg *c) {
   const float one_minus_rho = 1.0f - c->rms_decay;
+#pragma omp parallel for schedule(static) if (n >= LAB_OPTIM_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float g = grad[i] + wd * p[i];
     /* TF's kernel form of rho*ms + (1-rho)*g^2 (training_ops.cc, ApplyRMSProp). */
@@ -138,17 +143,35 @@ void lab_optim_step(lab_optim *opt, float lr) {
 
 /* === gradient clipping === */
 
+/* Sum of squares of one tensor in double, in fixed chunks summed in chunk order: the chunk
+ * boundaries depend only on n, so the result is the same for any thread count. */
+#define LAB_CLIP_MAX_CHUNKS 256
+static double sum_squares(const float *g, size_t n) {
+  size_t chunk = n / LAB_CLIP_MAX_CHUNKS + 1;
+  if (chunk < LAB_OPTIM_PAR_MIN) chunk = LAB_OPTIM_PAR_MIN;
+  int n_chunks = (int)((n + chunk - 1) / chunk);
+  double part[LAB_CLIP_MAX_CHUNKS];
+#pragma omp parallel for schedule(static) if (n_chunks > 1)
+  for (int c = 0; c < n_chunks; c++) {
+    size_t lo = (size_t)c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    double s = 0.0;
+    for (size_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
+    part[c] = s;
+  }
+  double total = 0.0;
+  for (int c = 0; c < n_chunks; c++) total += part[c];
+  return total;
+}
+
 double lab_clip_grad_norm(const lab_param_list *params, double max_norm) {
   double sumsq = 0.0;
-  for (int t = 0; t < params->n; t++) {
-    const lab_param *p = &params->items[t];
-    for (size_t i = 0; i < p->count; i++) sumsq += (double)p->grad[i] * (double)p->grad[i];
-  }
+  for (int t = 0; t < params->n; t++) sumsq += sum_squares(params->items[t].grad, params->items[t].count);
   double norm = sqrt(sumsq);
   if (!isfinite(norm) || max_norm <= 0.0 || norm <= max_norm) return norm;
   float scale = (float)(max_norm / norm);
   for (int t = 0; t < params->n; t++) {
     const lab_param *p = &params->items[t];
+#pragma omp parallel for schedule(static) if (p->count >= LAB_OPTIM_PAR_MIN)
     for (size_t i = 0; i < p->count; i++) p->grad[i] *= scale;
   }
   return norm;
