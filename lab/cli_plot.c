@@ -188,7 +188,7 @@ static lab_status write_data(const lab_report *r, const char *pdir, lab_error *e
       lab_strbuf_printf(&c, "%.6g\t%.6g\t%.6g\t%.6g\t%d\n", ep, sum / k, lo, hi, k);
       wrote = 1;
     }
-    /* an empty block would shift gnuplot's block indices: keep a placeholder line */
+    /* an empty block would shift gnuplot's block indices: keep one filler line */
     if (!wrote) lab_strbuf_printf(&c, "NaN\tNaN\tNaN\tNaN\t0\n");
     lab_strbuf_printf(&c, "\n\n");
   }
