@@ -9,59 +9,7 @@
 
 #include "lab/optim.h"
 #include "testutil.h"
-
-/* === fixture reader: whitespace-separated tokens === */
-
-typedef struct tokens {
-  char *text, *pos;
-} tokens;
-
-static void tokens_open(tokens *t, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (run tests/golden/make_golden_optim.py)", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  t->text = lab_xmalloc((size_t)n + 1);
-  size_t got = fread(t->text, 1, (size_t)n, f);
-  fclose(f);
-  assert_int_equal(got, (size_t)n);
-  t->text[n] = '\0';
-  t->pos = t->text;
-}
-
-/* Next token; skips '#' comments to end of line. */
-static const char *tok(tokens *t) {
-  static char buf[128];
-  for (;;) {
-    while (*t->pos == ' ' || *t->pos == '\n' || *t->pos == '\t' || *t->pos == '\r') t->pos++;
-    if (*t->pos != '#') break;
-    while (*t->pos && *t->pos != '\n') t->pos++;
-  }
-  size_t n = strcspn(t->pos, " \n\t\r");
-  assert_true(n > 0 && n < sizeof buf);
-  memcpy(buf, t->pos, n);
-  buf[n] = '\0';
-  t->pos += n;
-  return buf;
-}
-
-static void expect(tokens *t, const char *word) {
-  const char *w = tok(t);
-  if (strcmp(w, word) != 0) fail_msg("fixture: expected '%s', found '%s'", word, w);
-}
-
-static double num(tokens *t) {
-  const char *w = tok(t);
-  char *end;
-  double v = strtod(w, &end);
-  if (*end) fail_msg("fixture: bad number '%s'", w);
-  return v;
-}
-
-static void floats(tokens *t, float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)num(t);
-}
+#include "textfixture.h"
 
 /* === a list of test tensors === */
 
@@ -96,65 +44,65 @@ static void tensors_free(tensors *ts) {
 
 static void test_golden(void **state) {
   (void)state;
-  tokens t;
-  tokens_open(&t, LAB_GOLDEN_DIR "/optim_steps.txt");
-  expect(&t, "LABGOLD");
-  expect(&t, "optim");
-  assert_int_equal((int)num(&t), 1);
-  expect(&t, "ncases");
-  int ncases = (int)num(&t);
+  lab_fx_tokens t;
+  lab_fx_open(&t, LAB_GOLDEN_DIR "/optim_steps.txt", "tests/golden/make_golden_optim.py");
+  lab_fx_expect(&t, "LABGOLD");
+  lab_fx_expect(&t, "optim");
+  assert_int_equal((int)lab_fx_num(&t), 1);
+  lab_fx_expect(&t, "ncases");
+  int ncases = (int)lab_fx_num(&t);
   assert_int_equal(ncases, 5);
   int n_rms_checked = 0;
   for (int c = 0; c < ncases; c++) {
-    expect(&t, "case");
+    lab_fx_expect(&t, "case");
     char name[64];
-    snprintf(name, sizeof name, "%s", tok(&t));
-    const char *kind = tok(&t);
+    snprintf(name, sizeof name, "%s", lab_fx_tok(&t));
+    const char *kind = lab_fx_tok(&t);
     lab_optim_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.kind = strcmp(kind, "sgd") == 0 ? LAB_OPTIM_SGD : LAB_OPTIM_RMSPROP_TF;
-    cfg.momentum = (float)num(&t);
-    cfg.nesterov = (int)num(&t);
-    cfg.weight_decay = (float)num(&t);
-    cfg.rms_decay = (float)num(&t);
-    cfg.rms_eps = (float)num(&t);
-    cfg.rms_init = (float)num(&t);
-    int nt = (int)num(&t), nsteps = (int)num(&t), has_torch = (int)num(&t);
+    cfg.momentum = (float)lab_fx_num(&t);
+    cfg.nesterov = (int)lab_fx_num(&t);
+    cfg.weight_decay = (float)lab_fx_num(&t);
+    cfg.rms_decay = (float)lab_fx_num(&t);
+    cfg.rms_eps = (float)lab_fx_num(&t);
+    cfg.rms_init = (float)lab_fx_num(&t);
+    int nt = (int)lab_fx_num(&t), nsteps = (int)lab_fx_num(&t), has_torch = (int)lab_fx_num(&t);
     assert_true(nt <= MAX_T && nsteps <= 8);
     tensors ts;
     memset(&ts, 0, sizeof ts);
     for (int i = 0; i < nt; i++) {
-      expect(&t, "tensor");
-      size_t count = (size_t)num(&t);
-      int decay = (int)num(&t);
+      lab_fx_expect(&t, "tensor");
+      size_t count = (size_t)lab_fx_num(&t);
+      int decay = (int)lab_fx_num(&t);
       tensors_add(&ts, count, decay);
     }
     float lr[8];
-    expect(&t, "lr");
-    floats(&t, lr, (size_t)nsteps);
+    lab_fx_expect(&t, "lr");
+    lab_fx_floats(&t, lr, (size_t)nsteps);
     for (int i = 0; i < nt; i++) {
-      expect(&t, "init");
-      assert_int_equal((int)num(&t), i);
-      floats(&t, ts.value[i], ts.count[i]);
+      lab_fx_expect(&t, "init");
+      assert_int_equal((int)lab_fx_num(&t), i);
+      lab_fx_floats(&t, ts.value[i], ts.count[i]);
     }
     lab_optim opt;
     lab_error err;
     assert_int_equal(lab_optim_init(&opt, &cfg, &ts.list, &err), LAB_STATUS_OK);
     double max_torch_diff = 0;
     for (int k = 0; k < nsteps; k++) {
-      expect(&t, "step");
-      assert_int_equal((int)num(&t), k);
+      lab_fx_expect(&t, "step");
+      assert_int_equal((int)lab_fx_num(&t), k);
       for (int i = 0; i < nt; i++) {
-        expect(&t, "grad");
-        assert_int_equal((int)num(&t), i);
-        floats(&t, ts.grad[i], ts.count[i]);
+        lab_fx_expect(&t, "grad");
+        assert_int_equal((int)lab_fx_num(&t), i);
+        lab_fx_floats(&t, ts.grad[i], ts.count[i]);
       }
       lab_optim_step(&opt, lr[k]);
       for (int i = 0; i < nt; i++) {
         float want[16];
-        expect(&t, "value");
-        assert_int_equal((int)num(&t), i);
-        floats(&t, want, ts.count[i]);
+        lab_fx_expect(&t, "value");
+        assert_int_equal((int)lab_fx_num(&t), i);
+        lab_fx_floats(&t, want, ts.count[i]);
         char what[128];
         snprintf(what, sizeof what, "%s step %d tensor %d", name, k, i);
         assert_close(ts.value[i], want, ts.count[i], 1e-6, 1e-5, what);
@@ -162,9 +110,9 @@ static void test_golden(void **state) {
       if (has_torch) {
         for (int i = 0; i < nt; i++) {
           float theirs[16];
-          expect(&t, "torch");
-          assert_int_equal((int)num(&t), i);
-          floats(&t, theirs, ts.count[i]);
+          lab_fx_expect(&t, "torch");
+          assert_int_equal((int)lab_fx_num(&t), i);
+          lab_fx_floats(&t, theirs, ts.count[i]);
           for (size_t j = 0; j < ts.count[i]; j++) {
             double d = fabs((double)ts.value[i][j] - theirs[j]);
             if (d > max_torch_diff) max_torch_diff = d;
@@ -183,7 +131,7 @@ static void test_golden(void **state) {
     tensors_free(&ts);
   }
   assert_int_equal(n_rms_checked, 2);
-  free(t.text);
+  lab_fx_close(&t);
 }
 
 /* === hand-computed steps === */

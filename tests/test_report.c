@@ -3,12 +3,6 @@
  * runs kept out of the means and shown, the EMA-or-raw choice, paired differences, the four
  * table texts, atomic writes that leave the old table whole on failure, and FILE:LINE:COL
  * errors for malformed summary.json / metrics.tsv / manifest. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +13,7 @@
 #include "lab/json.h"
 #include "lab/report.h"
 #include "lab/stats.h"
+#include "testutil.h"
 
 static int near(double a, double b, double tol, const char *what) {
   if (fabs(a - b) <= tol * fmax(1.0, fabs(b))) return 1;
@@ -139,17 +134,14 @@ static void populate(const fixture *fx, int base_ema) {
 
 static int setup(void **state) {
   fixture *fx = calloc(1, sizeof *fx);
-  snprintf(fx->dir, sizeof fx->dir, "/tmp/test_report_XXXXXX");
-  if (!mkdtemp(fx->dir)) return -1;
+  if (lab_test_mkdtemp(fx->dir, sizeof fx->dir, "test_report")) return -1;
   *state = fx;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture *fx = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-  int rc = system(cmd);
+  int rc = lab_test_rmtree(fx->dir);
   free(fx);
   return rc == 0 ? 0 : -1;
 }

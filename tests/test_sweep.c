@@ -3,12 +3,6 @@
  * a killed worker, progress and ETA lines), the Open MPI environment, and a tiny real training
  * through lab_train_run: interrupted -> resumed -> finished -> a changed configuration moves
  * it aside. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +16,7 @@
 #include "lab/rng.h"
 #include "lab/sweep.h"
 #include "lab/train.h"
+#include "testutil.h"
 
 typedef struct fixture {
   char dir[64];
@@ -29,17 +24,14 @@ typedef struct fixture {
 
 static int setup(void **state) {
   fixture *fx = calloc(1, sizeof *fx);
-  snprintf(fx->dir, sizeof fx->dir, "/tmp/test_sweep_XXXXXX");
-  if (!mkdtemp(fx->dir)) return -1;
+  if (lab_test_mkdtemp(fx->dir, sizeof fx->dir, "test_sweep")) return -1;
   *state = fx;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture *fx = *state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-  int rc = system(cmd);
+  int rc = lab_test_rmtree(fx->dir);
   free(fx);
   return rc == 0 ? 0 : -1;
 }

@@ -21,54 +21,7 @@
 #include "lab/train.h"
 #include "lab/train_cfg.h"
 #include "testutil.h"
-
-/* === fixture reader: whitespace-separated tokens === */
-
-typedef struct tokens {
-  char *text, *pos;
-} tokens;
-
-static void tokens_open(tokens *t, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open fixture %s (run tests/golden/make_golden_train.py)", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  t->text = lab_xmalloc((size_t)n + 1);
-  size_t got = fread(t->text, 1, (size_t)n, f);
-  fclose(f);
-  assert_int_equal(got, (size_t)n);
-  t->text[n] = '\0';
-  t->pos = t->text;
-}
-
-static const char *tok(tokens *t) {
-  static char buf[128];
-  while (*t->pos == ' ' || *t->pos == '\n' || *t->pos == '\t' || *t->pos == '\r') t->pos++;
-  size_t n = strcspn(t->pos, " \n\t\r");
-  assert_true(n > 0 && n < sizeof buf);
-  memcpy(buf, t->pos, n);
-  buf[n] = '\0';
-  t->pos += n;
-  return buf;
-}
-
-static void expect(tokens *t, const char *word) {
-  const char *w = tok(t);
-  if (strcmp(w, word) != 0) fail_msg("fixture: expected '%s', found '%s'", word, w);
-}
-
-static double num(tokens *t) {
-  const char *w = tok(t);
-  char *end;
-  double v = strtod(w, &end);
-  if (*end) fail_msg("fixture: bad number '%s'", w);
-  return v;
-}
-
-static void floats(tokens *t, float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)num(t);
-}
+#include "textfixture.h"
 
 /* === small graphs built node by node === */
 
@@ -132,33 +85,33 @@ static lab_graph *golden_graph(int aux) {
 
 static void test_golden_steps(void **state) {
   (void)state;
-  tokens t;
-  tokens_open(&t, LAB_GOLDEN_DIR "/train_steps.txt");
-  expect(&t, "LABGOLD");
-  expect(&t, "train");
-  expect(&t, "1");
-  expect(&t, "ncases");
-  int ncases = (int)num(&t);
+  lab_fx_tokens t;
+  lab_fx_open(&t, LAB_GOLDEN_DIR "/train_steps.txt", "tests/golden/make_golden_train.py");
+  lab_fx_expect(&t, "LABGOLD");
+  lab_fx_expect(&t, "train");
+  lab_fx_expect(&t, "1");
+  lab_fx_expect(&t, "ncases");
+  int ncases = (int)lab_fx_num(&t);
   assert_true(ncases >= 4);
   for (int c = 0; c < ncases; c++) {
-    expect(&t, "case");
+    lab_fx_expect(&t, "case");
     char name[64];
-    snprintf(name, sizeof name, "%s", tok(&t));
-    int aux = (int)num(&t), kind = (int)num(&t);
+    snprintf(name, sizeof name, "%s", lab_fx_tok(&t));
+    int aux = (int)lab_fx_num(&t), kind = (int)lab_fx_num(&t);
     lab_optim_cfg oc = kind == 0 ? lab_optim_cfg_sgd() : lab_optim_cfg_rmsprop_tf();
-    oc.momentum = (float)num(&t);
-    oc.nesterov = (int)num(&t);
-    oc.weight_decay = (float)num(&t);
-    oc.rms_decay = (float)num(&t);
-    oc.rms_eps = (float)num(&t);
-    oc.rms_init = (float)num(&t);
-    float eps = (float)num(&t), aux_w = (float)num(&t);
-    double clip = num(&t);
-    int nsteps = (int)num(&t), n = (int)num(&t);
+    oc.momentum = (float)lab_fx_num(&t);
+    oc.nesterov = (int)lab_fx_num(&t);
+    oc.weight_decay = (float)lab_fx_num(&t);
+    oc.rms_decay = (float)lab_fx_num(&t);
+    oc.rms_eps = (float)lab_fx_num(&t);
+    oc.rms_init = (float)lab_fx_num(&t);
+    float eps = (float)lab_fx_num(&t), aux_w = (float)lab_fx_num(&t);
+    double clip = lab_fx_num(&t);
+    int nsteps = (int)lab_fx_num(&t), n = (int)lab_fx_num(&t);
     float lrs[8];
     assert_true(nsteps <= 8);
-    expect(&t, "lr");
-    floats(&t, lrs, (size_t)nsteps);
+    lab_fx_expect(&t, "lr");
+    lab_fx_floats(&t, lrs, (size_t)nsteps);
 
     lab_graph *g = golden_graph(aux);
     lab_error err = {0};
@@ -170,23 +123,23 @@ static void test_golden_steps(void **state) {
     float *x = lab_xmalloc(sizeof(float) * per * (size_t)n * (size_t)nsteps);
     int32_t *y = lab_xmalloc(sizeof(int32_t) * (size_t)n * (size_t)nsteps);
     for (int s = 0; s < nsteps; s++) {
-      expect(&t, "x");
-      assert_int_equal((int)num(&t), s);
-      floats(&t, x + (size_t)s * per * (size_t)n, per * (size_t)n);
-      expect(&t, "y");
-      assert_int_equal((int)num(&t), s);
-      for (int i = 0; i < n; i++) y[s * n + i] = (int32_t)num(&t);
+      lab_fx_expect(&t, "x");
+      assert_int_equal((int)lab_fx_num(&t), s);
+      lab_fx_floats(&t, x + (size_t)s * per * (size_t)n, per * (size_t)n);
+      lab_fx_expect(&t, "y");
+      assert_int_equal((int)lab_fx_num(&t), s);
+      for (int i = 0; i < n; i++) y[s * n + i] = (int32_t)lab_fx_num(&t);
     }
     const lab_param_list *pl = lab_graph_params(g);
-    expect(&t, "nparams");
-    assert_int_equal((int)num(&t), pl->n);
+    lab_fx_expect(&t, "nparams");
+    assert_int_equal((int)lab_fx_num(&t), pl->n);
     for (int i = 0; i < pl->n; i++) {
-      expect(&t, "param");
-      const char *pn = tok(&t);
+      lab_fx_expect(&t, "param");
+      const char *pn = lab_fx_tok(&t);
       /* "conv1.weight" is the graph's "conv1.weight": same names, same order */
       if (strcmp(pn, pl->items[i].name) != 0) fail_msg("%s: param %d is %s, graph has %s", name, i, pn, pl->items[i].name);
-      assert_int_equal((size_t)num(&t), pl->items[i].count);
-      floats(&t, pl->items[i].value, pl->items[i].count);
+      assert_int_equal((size_t)lab_fx_num(&t), pl->items[i].count);
+      lab_fx_floats(&t, pl->items[i].value, pl->items[i].count);
     }
     lab_optim opt;
     assert_int_equal(lab_optim_init(&opt, &oc, pl, &err), LAB_STATUS_OK);
@@ -202,33 +155,33 @@ static void test_golden_steps(void **state) {
       loss[s] = (float)sr.loss;
       norm[s] = (float)sr.grad_norm;
     }
-    expect(&t, "loss");
-    floats(&t, want_loss, (size_t)nsteps);
-    expect(&t, "norm");
-    floats(&t, want_norm, (size_t)nsteps);
+    lab_fx_expect(&t, "loss");
+    lab_fx_floats(&t, want_loss, (size_t)nsteps);
+    lab_fx_expect(&t, "norm");
+    lab_fx_floats(&t, want_norm, (size_t)nsteps);
     char what[300];
     snprintf(what, sizeof what, "%s loss", name);
     assert_close(loss, want_loss, (size_t)nsteps, 1e-5, 1e-5, what);
     snprintf(what, sizeof what, "%s grad norm", name);
     assert_close(norm, want_norm, (size_t)nsteps, 1e-5, 1e-4, what);
     for (int i = 0; i < pl->n; i++) {
-      expect(&t, "final");
-      tok(&t);
-      size_t cnt = (size_t)num(&t);
+      lab_fx_expect(&t, "final");
+      lab_fx_tok(&t);
+      size_t cnt = (size_t)lab_fx_num(&t);
       float *want = lab_xmalloc(sizeof(float) * cnt);
-      floats(&t, want, cnt);
+      lab_fx_floats(&t, want, cnt);
       snprintf(what, sizeof what, "%s %s after %d steps", name, pl->items[i].name, nsteps);
       assert_close(pl->items[i].value, want, cnt, 2e-5, 1e-4, what);
       free(want);
     }
-    expect(&t, "buffers");
+    lab_fx_expect(&t, "buffers");
     /* bn1 (node 2): running mean (4), running var (4) */
     const lab_node *bn1 = lab_graph_node(g, 2);
     assert_string_equal(bn1->layer.ops->type, lab_batchnorm_ops.type);
     const float *bufs = bn1->layer.buf;
-    assert_int_equal((size_t)num(&t), 8);
+    assert_int_equal((size_t)lab_fx_num(&t), 8);
     float want_b[8];
-    floats(&t, want_b, 8);
+    lab_fx_floats(&t, want_b, 8);
     snprintf(what, sizeof what, "%s BN running statistics", name);
     assert_close(bufs, want_b, 8, 1e-5, 1e-4, what);
     lab_optim_free(&opt);
@@ -238,7 +191,7 @@ static void test_golden_steps(void **state) {
     free(y);
     lab_graph_free(g);
   }
-  free(t.text);
+  lab_fx_close(&t);
 }
 
 /* === whole runs on a synthetic dataset === */
@@ -319,9 +272,7 @@ static int teardown_env(void **state) {
   run_env *e = *state;
   lab_dataset_free(&e->train);
   lab_dataset_free(&e->test);
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->root);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->root);
+  if (lab_test_rmtree(e->root) != 0) fprintf(stderr, "could not remove %s\n", e->root);
   free(e);
   return 0;
 }

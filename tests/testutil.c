@@ -1,5 +1,8 @@
 /* testutil.c: see testutil.h. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
+
+#include <ftw.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +26,20 @@ int lab_test_close(const float *a, const float *b, size_t n, double atol, double
   }
   return 1;
 }
+
+int lab_test_mkdtemp(char *dir, size_t n, const char *name) {
+  snprintf(dir, n, "/tmp/%s-XXXXXX", name);
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+int lab_test_rmtree(const char *dir) { return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 void lab_test_fill(float *x, size_t n, lab_rng *rng, float lo, float hi) {
   for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * lab_rng_uniform(rng);

@@ -16,6 +16,11 @@
 int lab_test_close(const float *a, const float *b, size_t n, double atol, double rtol, const char *what);
 #define assert_close(a, b, n, atol, rtol, what) assert_true(lab_test_close((a), (b), (n), (atol), (rtol), (what)))
 
+/* A new empty folder "/tmp/<name>-XXXXXX" (mkdtemp) written into dir (n >= 64); 0 on success. */
+int lab_test_mkdtemp(char *dir, size_t n, const char *name);
+/* Removes dir and everything below it (nftw, no shell); 0 on success. */
+int lab_test_rmtree(const char *dir);
+
 /* Uniform values in [lo, hi). */
 void lab_test_fill(float *x, size_t n, lab_rng *rng, float lo, float hi);
 
