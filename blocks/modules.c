@@ -258,7 +258,7 @@ static int e8_bank(blk_builder *b, const blk_args *a, const char *name, int t, i
 }
 
 static int build_e8(blk_builder *b, const blk_args *a, int x) {
-  int one, pool, s3, sd, bank3[2], bankd[2], n3 = 0, nd = 0;
+  int one = -1, pool, s3, sd, bank3[2], bankd[2], n3 = 0, nd = 0;
   int lucid = blk_iarg(a, "order") == 1;
   if (!lucid) {
     one = blk_cbr(b, "branch1x1", x, blk_iarg(a, "c1x1"), 1, 1, 0);

@@ -1,5 +1,7 @@
-/* cli_bench.c: `lab bench conv|gemm` — how close the convolution layer runs to the BLIS sgemm
- * ceiling on Inception-v3's own layer shapes (facts card 2.2/2.3, 299x299 input).
+/* cli_bench.c: `lab bench conv|gemm|train`. conv and gemm (here): how close the convolution
+ * layer runs to the BLIS sgemm ceiling on Inception-v3's own layer shapes (facts card 2.2/2.3,
+ * 299x299 input). train (cli_bench_train.c): whole training steps of an experiment row's
+ * network on random data, for a side-by-side comparison with a PyTorch training loop.
  *
  * For each shape the same run times the conv2d layer's forward and backward (dx and dW) and BLIS
  * sgemm on the whole-batch GEMM the convolution amounts to: forward C (OC, N*OH*OW) =
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lab/cli.h"
@@ -47,22 +48,6 @@ static const bench_conv_shape bench_shapes[] = {
     {"Mixed_7b.3x3_2a(1x3)", {384, 8, 8}, 384, 1, 3, 1, 1, 0, 0, 1, 1},
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static float *bench_alloc(size_t n, lab_rng *rng) {
   float *p = lab_xmalloc((n ? n : 1) * sizeof(float));
   for (size_t i = 0; i < n; i++) p[i] = 2.0f * lab_rng_uniform(rng) - 1.0f;
@@ -76,11 +61,11 @@ static double time_sgemm(int ta, int tb, int m, int n, int k, const float *a, co
   const int lda = ta ? m : k, ldb = tb ? k : n;
   lab_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, n);
   for (int r = 0; r < reps; r++) {
-    double t0 = now_s();
+    double t0 = lab_cli_seconds();
     lab_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, n);
-    t[r] = now_s() - t0;
+    t[r] = lab_cli_seconds() - t0;
   }
-  double med = median(t, reps);
+  double med = lab_cli_median(t, reps);
   free(t);
   return med;
 }
@@ -137,16 +122,16 @@ static lab_status bench_one_conv(const bench_conv_shape *bs, const bench_opts *o
   double *t = lab_xmalloc(6 * (size_t)reps * sizeof(double));
   double *tf = t, *tb = t + reps, *gf = t + 2 * reps, *gb = t + 3 * reps, *rf = t + 4 * reps, *rb = t + 5 * reps;
   for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-    double t0 = now_s();
+    double t0 = lab_cli_seconds();
     lab_conv2d_ops.forward(&l, xs, y, &ctx);
-    double t1 = now_s();
+    double t1 = lab_cli_seconds();
     lab_sgemm(0, 0, m, np, k, 1.0f, a, k, col, np, 0.0f, c, np);
-    double t2 = now_s();
+    double t2 = lab_cli_seconds();
     lab_conv2d_ops.backward(&l, xs, y, dy, dxs, &ctx);
-    double t3 = now_s();
+    double t3 = lab_cli_seconds();
     lab_sgemm(0, 1, m, k, np, 1.0f, c, np, col, np, 1.0f, a, k);
     lab_sgemm(1, 0, k, np, m, 1.0f, a, k, c, np, 0.0f, col, np);
-    double t4 = now_s();
+    double t4 = lab_cli_seconds();
     if (r < 0) continue;
     tf[r] = t1 - t0;
     gf[r] = t2 - t1;
@@ -156,12 +141,12 @@ static lab_status bench_one_conv(const bench_conv_shape *bs, const bench_opts *o
     rb[r] = gb[r] / tb[r];
   }
   res->flops_fwd = 2.0 * (double)cost.macs * o->batch;
-  res->fwd_s = median(tf, reps);
-  res->bwd_s = median(tb, reps);
-  res->gemm_fwd_s = median(gf, reps);
-  res->gemm_bwd_s = median(gb, reps);
-  res->ratio_fwd = median(rf, reps);
-  res->ratio_bwd = median(rb, reps);
+  res->fwd_s = lab_cli_median(tf, reps);
+  res->bwd_s = lab_cli_median(tb, reps);
+  res->gemm_fwd_s = lab_cli_median(gf, reps);
+  res->gemm_bwd_s = lab_cli_median(gb, reps);
+  res->ratio_fwd = lab_cli_median(rf, reps);
+  res->ratio_bwd = lab_cli_median(rb, reps);
   free(t);
   free(a);
   free(col);
@@ -273,8 +258,12 @@ static int bench_gemm(const bench_opts *o) {
 static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: lab bench conv|gemm [--threads T] [--batch N] [--reps R]\n"
+          "       lab bench train FILE [--variant NAME] [--threads T] [--batch N] [--steps S] [--warmup W]\n"
+          "                       [--optimizer sgd|recipe] [key=value ...]   (lab bench train --help)\n"
           "  conv  conv2d forward/backward on Inception-v3 shapes vs BLIS sgemm on the same GEMMs\n"
           "  gemm  BLIS sgemm alone: squares and the conv shapes\n"
+          "  train whole training steps (lab_train_step) of an experiment row's network on random data\n"
+          "conv and gemm options:\n"
           "  --threads T  BLIS and OpenMP threads (default: online CPUs)\n"
           "  --batch N    batch size (default 8)\n"
           "  --reps R     timed repetitions, median reported (default 5)\n");
@@ -285,6 +274,7 @@ int lab_cmd_bench(int argc, char **argv) {
     bench_usage(stdout);
     return 0;
   }
+  if (argc >= 2 && !strcmp(argv[1], "train")) return lab_cmd_bench_train(argc - 1, argv + 1);
   if (argc < 2 || (strcmp(argv[1], "conv") && strcmp(argv[1], "gemm"))) {
     bench_usage(stderr);
     return 2;

@@ -514,7 +514,7 @@ static int match_macs(const cost_set *s, const char *file, const blk_overrides *
   if (fmt == FMT_JSON) printf("{\"target_macs\": %.0f, \"variants\": [", target);
   for (int i = 0; i < s->n; i++) {
     double lo = 1.0 / 64, hi = 8.0;
-    uint64_t mlo, mhi;
+    uint64_t mlo = 0, mhi = 0;
     if (macs_at(&s->v[i], file, s->n > 1 ? s->v[i].name : NULL, ov, lo, &mlo, &err) ||
         macs_at(&s->v[i], file, s->n > 1 ? s->v[i].name : NULL, ov, hi, &mhi, &err)) {
       fprintf(stderr, "lab cost: %s\n", err.msg);
@@ -522,7 +522,7 @@ static int match_macs(const cost_set *s, const char *file, const blk_overrides *
     }
     for (int it = 0; it < 40; it++) {
       double mid = 0.5 * (lo + hi);
-      uint64_t m;
+      uint64_t m = 0;
       if (macs_at(&s->v[i], file, s->n > 1 ? s->v[i].name : NULL, ov, mid, &m, &err)) {
         fprintf(stderr, "lab cost: %s\n", err.msg);
         return 1;

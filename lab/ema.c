@@ -46,7 +46,7 @@ float lab_ema_decay_at(const lab_ema *e, int64_t step) {
 }
 
 /* Element-wise: threads over large tensors give bit-identical results. */
-static void fold(float *avg, const float *v, size_t n, float one_minus_d) {
+static void fold(float *restrict avg, const float *restrict v, size_t n, float one_minus_d) {
 #pragma omp parallel for schedule(static) if (n >= 16384)
   for (size_t i = 0; i < n; i++) avg[i] -= one_minus_d * (avg[i] - v[i]);
 }

@@ -11,6 +11,9 @@
 
 /* Below this many floats touched, an OpenMP fork costs more than it saves. */
 #define LAB_IM2COL_PAR_MIN 32768
+/* Maps at most this wide go through an offset table (see tap_table); its most entries. */
+#define LAB_IM2COL_TABLE_OW 24
+#define LAB_IM2COL_TABLE_MAX 8192
 
 /* First output column ow >= 0 whose input column ow*sw - pl + kj is >= 0. */
 static int ow_first_valid(int pl, int kj, int sw) {
@@ -79,10 +82,60 @@ static void tap_col2im(const lab_im2col_geom *g, const float *src, int ki, int k
   }
 }
 
+/* === narrow maps: an offset table ===
+ * On the 17x17, 8x8 (and smaller) grids a row of a tap is a handful of floats, so the
+ * row-by-row path above spends its time in loop control and memcpy calls. Instead one table,
+ * shared by every channel and sample, holds for each (tap, output pixel) the input offset in
+ * the plane, or -1 in the padding; a channel's rows are then a gather (a scatter-add back). */
+static int use_table(const lab_im2col_geom *g, int np) {
+  return g->ow <= LAB_IM2COL_TABLE_OW && (long)g->kh * g->kw * np <= LAB_IM2COL_TABLE_MAX;
+}
+
+static void tap_table(const lab_im2col_geom *g, int p0, int np, int *idx) {
+  for (int ki = 0; ki < g->kh; ki++)
+    for (int kj = 0; kj < g->kw; kj++)
+      for (int i = 0; i < np; i++) {
+        const int oh = (p0 + i) / g->ow, ow = (p0 + i) % g->ow;
+        const int ih = oh * g->sh - g->pt + ki, iw = ow * g->sw - g->pl + kj;
+        *idx++ = ih >= 0 && ih < g->h && iw >= 0 && iw < g->w ? ih * g->w + iw : -1;
+      }
+}
+
+/* 1x1, stride 1, no padding: a row is the plane itself. */
+static int is_identity(const lab_im2col_geom *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h &&
+         g->ow == g->w;
+}
+
 void lab_im2col(const lab_im2col_geom *g, const float *x, int n, int p0, int np, float *col, size_t ld) {
   const int taps = g->kh * g->kw, rows = g->c * taps;
   const size_t plane = (size_t)g->h * g->w;
   const long items = (long)n * rows;
+  if (is_identity(g)) {
+#pragma omp parallel for schedule(static) if ((long)rows * n * np > LAB_IM2COL_PAR_MIN)
+    for (long it = 0; it < items; it++) {
+      const int s = (int)(it / rows), c = (int)(it % rows);
+      memcpy(col + (size_t)c * ld + (size_t)s * np, x + ((size_t)s * g->c + (size_t)c) * plane + p0,
+             (size_t)np * sizeof(float));
+    }
+    return;
+  }
+  if (use_table(g, np)) {
+    int idx[LAB_IM2COL_TABLE_MAX];
+    tap_table(g, p0, np, idx);
+    const long planes = (long)n * g->c;
+#pragma omp parallel for schedule(static) if ((long)rows * n * np > LAB_IM2COL_PAR_MIN)
+    for (long it = 0; it < planes; it++) {
+      const int s = (int)(it / g->c), c = (int)(it % g->c);
+      const float *xc = x + ((size_t)s * g->c + (size_t)c) * plane;
+      for (int t = 0; t < taps; t++) {
+        const int *ti = idx + (size_t)t * np;
+        float *d = col + ((size_t)c * taps + (size_t)t) * ld + (size_t)s * np;
+        for (int i = 0; i < np; i++) d[i] = ti[i] >= 0 ? xc[ti[i]] : 0.0f;
+      }
+    }
+    return;
+  }
   /* One (sample, row) pair per iteration: rows are independent, so any split is deterministic. */
 #pragma omp parallel for schedule(static) if ((long)rows * n * np > LAB_IM2COL_PAR_MIN)
   for (long it = 0; it < items; it++) {
@@ -97,6 +150,32 @@ void lab_col2im_add(const lab_im2col_geom *g, const float *col, size_t ld, int n
   const int taps = g->kh * g->kw;
   const size_t plane = (size_t)g->h * g->w;
   const long items = (long)n * g->c;
+  if (is_identity(g)) {
+#pragma omp parallel for schedule(static) if ((long)g->c * n * np > LAB_IM2COL_PAR_MIN)
+    for (long it = 0; it < items; it++) {
+      const int s = (int)(it / g->c), c = (int)(it % g->c);
+      const float *src = col + (size_t)c * ld + (size_t)s * np;
+      float *d = dx + ((size_t)s * g->c + (size_t)c) * plane + p0;
+      for (int i = 0; i < np; i++) d[i] += src[i];
+    }
+    return;
+  }
+  if (use_table(g, np)) {
+    int idx[LAB_IM2COL_TABLE_MAX];
+    tap_table(g, p0, np, idx);
+#pragma omp parallel for schedule(static) if ((long)g->c * taps * n * np > LAB_IM2COL_PAR_MIN)
+    for (long it = 0; it < items; it++) {
+      const int s = (int)(it / g->c), c = (int)(it % g->c);
+      float *dxc = dx + ((size_t)s * g->c + (size_t)c) * plane;
+      for (int t = 0; t < taps; t++) { /* one thread per plane, taps in order: deterministic */
+        const int *ti = idx + (size_t)t * np;
+        const float *src = col + ((size_t)c * taps + (size_t)t) * ld + (size_t)s * np;
+        for (int i = 0; i < np; i++)
+          if (ti[i] >= 0) dxc[ti[i]] += src[i];
+      }
+    }
+    return;
+  }
   /* A (sample, channel) plane receives all its taps from one thread, in tap order. */
 #pragma omp parallel for schedule(static) if ((long)g->c * taps * n * np > LAB_IM2COL_PAR_MIN)
   for (long it = 0; it < items; it++) {

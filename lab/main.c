@@ -17,7 +17,7 @@ static const lab_command commands[] = {
     {"sweep", lab_cmd_sweep, "train every row x seed of an experiment, resumably (--jobs N)"},
     {"report", lab_cmd_report, "the paper-style table of a sweep: table.md/.csv/.json/.tex"},
     {"plot", lab_cmd_plot, "the figures of a sweep (gnuplot): PNG and SVG"},
-    {"bench", lab_cmd_bench, "time layers and GEMMs; GFLOP/s against the BLIS sgemm ceiling"},
+    {"bench", lab_cmd_bench, "time training steps, layers and GEMMs (images/s, GFLOP/s against BLIS sgemm)"},
 };
 
 static void usage(FILE *f) {

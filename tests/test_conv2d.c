@@ -298,6 +298,19 @@ static void test_naive_map_slices(void **state) {
   check_against_naive(conv_cfg(4, 1, 1, 1, 1, 0, 0, 0, 0, 1), (lab_shape){5, 40, 40}, 3, 0);
 }
 
+/* The lowering has three paths: a plane copy (1x1, stride 1, unpadded), an offset table (maps
+ * at most 24 wide) and row-by-row copies (wider maps). Every geometry of the gradchecks, on a
+ * narrow and on a wide map, against the naive convolution. */
+static void test_naive_narrow_and_wide(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof grad_cases / sizeof grad_cases[0]; i++) {
+    const grad_case *gc = &grad_cases[i];
+    const lab_layer_cfg cfg = conv_cfg(gc->oc, gc->kh, gc->kw, gc->sh, gc->sw, gc->pt, gc->pb, gc->pl, gc->pr, 1);
+    check_against_naive(cfg, (lab_shape){gc->in.c, 9, 11}, 3, 0);
+    check_against_naive(cfg, (lab_shape){gc->in.c, 7, 61}, 3, 0);
+  }
+}
+
 static void test_init(void **state) {
   (void)state;
   lab_shape in = {16, 5, 5};
@@ -348,6 +361,7 @@ int main(void) {
       cmocka_unit_test(test_accumulates),
       cmocka_unit_test(test_naive_sample_groups),
       cmocka_unit_test(test_naive_map_slices),
+      cmocka_unit_test(test_naive_narrow_and_wide),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
