@@ -17,7 +17,7 @@
  * backward follows ctx->train, which must be the mode of the preceding forward.
  *
  * Statistics are summed in double, two passes (mean, then squared deviations), like PyTorch's
- * CPU kernel. y = x * alpha + (beta - mean * alpha) with alpha = gamma * inv_std, the same
+ * CPU kernel, in lanes that vectorise (chan_sum). y = x * alpha + (beta - mean * alpha) with alpha = gamma * inv_std, the same
  * float expression as PyTorch's CPU transform. OpenMP splits channels; each channel is
  * reduced by one thread in a fixed order, so results do not depend on the thread count.
  */
@@ -69,9 +69,68 @@ static void bn_init(lab_layer *l, lab_rng *rng) {
   }
 }
 
+/* === per-channel sums ===
+ * A channel is n segments of hw floats, `stride` apart. Sums run in double in BN_LANES
+ * independent lanes (element j of a segment goes to lane j % BN_LANES), added up in lane order
+ * at the end: a fixed order whatever the thread count, and one the compiler vectorises (a single
+ * running double sum is one dependent add per element). */
+#define BN_LANES 8
+
+static double lanes_total(const double *acc) {
+  double s = 0.0;
+  for (int k = 0; k < BN_LANES; k++) s += acc[k];
+  return s;
+}
+
+/* sum of x, or of (x - mu)^2 when sq */
+static double chan_sum(const float *x, int n, size_t stride, size_t hw, int sq, double mu) {
+  double acc[BN_LANES] = {0};
+  for (int i = 0; i < n; i++) {
+    const float *p = x + (size_t)i * stride;
+    size_t j = 0;
+    if (sq) {
+      for (; j + BN_LANES <= hw; j += BN_LANES)
+        for (int k = 0; k < BN_LANES; k++) {
+          const double d = (double)p[j + k] - mu;
+          acc[k] += d * d;
+        }
+      for (; j < hw; j++) {
+        const double d = (double)p[j] - mu;
+        acc[j % BN_LANES] += d * d;
+      }
+    } else {
+      for (; j + BN_LANES <= hw; j += BN_LANES)
+        for (int k = 0; k < BN_LANES; k++) acc[k] += (double)p[j + k];
+      for (; j < hw; j++) acc[j % BN_LANES] += (double)p[j];
+    }
+  }
+  return lanes_total(acc);
+}
+
+/* sum of g and of g * (x - mean) */
+static void chan_grad_sums(const float *x, const float *g, int n, size_t stride, size_t hw, double mean,
+                           double *sum_g, double *sum_gx) {
+  double a[BN_LANES] = {0}, b[BN_LANES] = {0};
+  for (int i = 0; i < n; i++) {
+    const float *p = x + (size_t)i * stride, *q = g + (size_t)i * stride;
+    size_t j = 0;
+    for (; j + BN_LANES <= hw; j += BN_LANES)
+      for (int k = 0; k < BN_LANES; k++) {
+        a[k] += (double)q[j + k];
+        b[k] += (double)q[j + k] * ((double)p[j + k] - mean);
+      }
+    for (; j < hw; j++) {
+      a[j % BN_LANES] += (double)q[j];
+      b[j % BN_LANES] += (double)q[j] * ((double)p[j] - mean);
+    }
+  }
+  *sum_g = lanes_total(a);
+  *sum_gx = lanes_total(b);
+}
+
 static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *ctx) {
   const int nc = l->in[0].c, n = ctx->batch;
-  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
   const size_t m = (size_t)n * hw;
   const float eps = l->cfg.bn.eps, mom = l->cfg.bn.momentum;
   const float *gamma = l->param, *beta = l->param + nc;
@@ -83,22 +142,12 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
 
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < nc; c++) {
+    const float *xc = xi + (size_t)c * hw;
     float mean, inv_std;
     if (ctx->train) {
-      double s = 0.0;
-      for (int i = 0; i < n; i++) {
-        const float *p = xi + ((size_t)i * nc + c) * hw;
-        for (size_t j = 0; j < hw; j++) s += p[j];
-      }
-      double mu = s / (double)m, ss = 0.0;
-      for (int i = 0; i < n; i++) {
-        const float *p = xi + ((size_t)i * nc + c) * hw;
-        for (size_t j = 0; j < hw; j++) {
-          double d = p[j] - mu;
-          ss += d * d;
-        }
-      }
-      double var = ss / (double)m;
+      const double mu = chan_sum(xc, n, stride, hw, 0, 0.0) / (double)m;
+      const double ss = chan_sum(xc, n, stride, hw, 1, mu);
+      const double var = ss / (double)m;
       mean = (float)mu;
       inv_std = (float)(1.0 / sqrt(var + (double)eps));
       run_mean[c] = (float)((1.0 - mom) * run_mean[c] + mom * mu);
@@ -109,20 +158,22 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
     }
     mean_c[c] = mean;
     inv_std_c[c] = inv_std;
-    float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
+    const float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
     for (int i = 0; i < n; i++) {
-      const float *p = xi + ((size_t)i * nc + c) * hw;
-      float *q = y + ((size_t)i * nc + c) * hw;
+      const float *p = xc + (size_t)i * stride;
+      float *q = y + (size_t)i * stride + (size_t)c * hw;
       for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
     }
   }
 }
 
+/* dx += k * (dy - mean(dy) - x_hat * mean(dy * x_hat)), k = gamma * inv_std, as
+ * dx += a*dy + b*x + e with the per-channel constants formed in double. */
 static void bn_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
                         float *const *dx, lab_ctx *ctx) {
   (void)y;
   const int nc = l->in[0].c, n = ctx->batch;
-  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
   const size_t m = (size_t)n * hw;
   const float *gamma = l->param;
   float *dgamma = l->grad, *dbeta = l->grad + nc;
@@ -133,15 +184,10 @@ static void bn_backward(lab_layer *l, const float *const *x, const float *y, con
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < nc; c++) {
     const double mean = mean_c[c], inv_std = inv_std_c[c];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int i = 0; i < n; i++) {
-      const float *p = xi + ((size_t)i * nc + c) * hw;
-      const float *g = dy + ((size_t)i * nc + c) * hw;
-      for (size_t j = 0; j < hw; j++) {
-        sum_dy += g[j];
-        sum_dy_xhat += g[j] * ((p[j] - mean) * inv_std);
-      }
-    }
+    const size_t off = (size_t)c * hw;
+    double sum_dy, sum_dy_xc;
+    chan_grad_sums(xi + off, dy + off, n, stride, hw, mean, &sum_dy, &sum_dy_xc);
+    const double sum_dy_xhat = sum_dy_xc * inv_std;
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     if (!d) continue;
@@ -150,14 +196,12 @@ static void bn_backward(lab_layer *l, const float *const *x, const float *y, con
      * along x_hat (the usual BN backward). In evaluation they are constants. */
     const double mean_dy = ctx->train ? sum_dy / (double)m : 0.0;
     const double mean_dy_xhat = ctx->train ? sum_dy_xhat / (double)m : 0.0;
+    const double bx = -k * inv_std * mean_dy_xhat;
+    const float a = (float)k, b = (float)bx, e = (float)(-k * mean_dy - bx * mean);
     for (int i = 0; i < n; i++) {
-      const float *p = xi + ((size_t)i * nc + c) * hw;
-      const float *g = dy + ((size_t)i * nc + c) * hw;
-      float *q = d + ((size_t)i * nc + c) * hw;
-      for (size_t j = 0; j < hw; j++) {
-        double xhat = (p[j] - mean) * inv_std;
-        q[j] += (float)(k * (g[j] - mean_dy - xhat * mean_dy_xhat));
-      }
+      const float *p = xi + off + (size_t)i * stride, *g = dy + off + (size_t)i * stride;
+      float *q = d + off + (size_t)i * stride;
+      for (size_t j = 0; j < hw; j++) q[j] += a * g[j] + b * p[j] + e;
     }
   }
 }

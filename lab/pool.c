@@ -95,11 +95,44 @@ static float avg_divisor(const lab_pool_cfg *p, int h, int w, int h0, int w0) {
   return (float)((imin(h1, h) - imax(h0, 0)) * (imin(w1, w) - imax(w0, 0)));
 }
 
+/* Max over the window rows [hs, he) x columns [ws, we) of plane xp: the first maximum in
+ * row-major order, NaN replacing the running max. */
+static float window_max(const float *xp, int w, int hs, int he, int ws, int we, int32_t *best) {
+  float m = -INFINITY;
+  int32_t at = (int32_t)(hs * w + ws);
+  for (int a = hs; a < he; a++)
+    for (int b = ws; b < we; b++) {
+      const float v = xp[a * w + b];
+      if (v > m || isnan(v)) {
+        m = v;
+        at = (int32_t)(a * w + b);
+      }
+    }
+  *best = at;
+  return m;
+}
+
+/* The same for a 3x3 window starting at offset o, unrolled (the stems' and grid reductions'
+ * 3x3/2 max pools): same visiting order, same result. */
+static float window_max3(const float *xp, int w, int32_t o, int32_t *best) {
+  const int32_t offs[9] = {o, o + 1, o + 2, o + w, o + w + 1, o + w + 2, o + 2 * w, o + 2 * w + 1, o + 2 * w + 2};
+  float m = -INFINITY;
+  int32_t at = o;
+  for (int t = 0; t < 9; t++) { /* selects, not branches: the winner's position is random */
+    const float v = xp[offs[t]];
+    const int take = (v > m) | (v != v);
+    m = take ? v : m;
+    at = take ? offs[t] : at;
+  }
+  *best = at;
+  return m;
+}
+
 static void pool_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *ctx) {
   const lab_pool_cfg *p = &l->cfg.pool;
   const int h = l->in[0].h, w = l->in[0].w, oh = l->out.h, ow = l->out.w;
   const long planes = (long)ctx->batch * l->in[0].c;
-  const int is_max = p->kind == LAB_POOL_MAX;
+  const int is_max = p->kind == LAB_POOL_MAX, k3 = p->kh == 3 && p->kw == 3;
   int32_t *arg = is_max ? (int32_t *)l->cache : NULL;
   LAB_ASSERT(ctx->batch <= l->batch, "batch %d exceeds the planned %d", ctx->batch, l->batch);
   const float *xi = x[0];
@@ -108,28 +141,27 @@ static void pool_forward(lab_layer *l, const float *const *x, float *y, lab_ctx 
   for (long q = 0; q < planes; q++) {
     const float *xp = xi + (size_t)q * h * w;
     float *yp = y + (size_t)q * oh * ow;
+    int32_t *ap = is_max ? arg + (size_t)q * oh * ow : NULL;
     for (int i = 0; i < oh; i++) {
-      int h0 = i * p->sh - p->pt, hs = imax(h0, 0), he = imin(h0 + p->kh, h);
+      const int h0 = i * p->sh - p->pt, hs = imax(h0, 0), he = imin(h0 + p->kh, h);
+      const int rows_full = hs == h0 && he == h0 + p->kh;
       for (int j = 0; j < ow; j++) {
-        int w0 = j * p->sw - p->pl, ws = imax(w0, 0), we = imin(w0 + p->kw, w);
+        const int w0 = j * p->sw - p->pl, ws = imax(w0, 0), we = imin(w0 + p->kw, w);
         LAB_ASSERT(hs < he && ws < we, "pool window (%d, %d) holds no input pixel", i, j);
+        const int interior = k3 && rows_full && ws == w0 && we == w0 + 3;
         if (is_max) {
-          float m = -INFINITY;
-          int32_t best = (int32_t)(hs * w + ws);
-          for (int a = hs; a < he; a++)
-            for (int b = ws; b < we; b++) {
-              float v = xp[a * w + b];
-              if (v > m || isnan(v)) {
-                m = v;
-                best = (int32_t)(a * w + b);
-              }
-            }
-          yp[i * ow + j] = m;
-          arg[(size_t)q * oh * ow + (size_t)(i * ow + j)] = best;
+          yp[i * ow + j] = interior ? window_max3(xp, w, (int32_t)(hs * w + ws), &ap[i * ow + j])
+                                    : window_max(xp, w, hs, he, ws, we, &ap[i * ow + j]);
         } else {
           float s = 0.0f;
-          for (int a = hs; a < he; a++)
-            for (int b = ws; b < we; b++) s += xp[a * w + b];
+          if (interior) { /* the generic loop's order, unrolled */
+            const float *r = xp + hs * w + ws;
+            s = ((((((((s + r[0]) + r[1]) + r[2]) + r[w]) + r[w + 1]) + r[w + 2]) + r[2 * w]) + r[2 * w + 1]) +
+                r[2 * w + 2];
+          } else {
+            for (int a = hs; a < he; a++)
+              for (int b = ws; b < we; b++) s += xp[a * w + b];
+          }
           yp[i * ow + j] = s / avg_divisor(p, h, w, h0, w0);
         }
       }

@@ -38,12 +38,12 @@ static void relu_forward(lab_layer *l, const float *const *x, float *y, lab_ctx 
 static void relu_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
                           float *const *dx, lab_ctx *ctx) {
   (void)x;
-  float *d = dx[0];
+  float *restrict d = dx[0];
   if (!d) return;
   long n = (long)((size_t)ctx->batch * lab_shape_numel(l->in[0]));
 #pragma omp parallel for if (n > RELU_PARALLEL_MIN)
-  for (long i = 0; i < n; i++)
-    if (y[i] > 0.0f) d[i] += dy[i];
+  /* a select, not a branch: the sign pattern is random, a branch mispredicts half the time */
+  for (long i = 0; i < n; i++) d[i] += y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 const lab_layer_ops lab_relu_ops = {
