@@ -1,7 +1,7 @@
 /* cli_sweep.c: `lab sweep` — trains every row x seed of an experiment file, resumably, into
  * <out>/<experiment>/<row>/seed-<s> (run-contract.md), then says how to build the table.
  *
- *   lab sweep FILE [--jobs N] [--threads T] [--out DIR] [--dry-run] [key=value ...]
+ *   lab sweep FILE [--jobs N] [--threads T] [--out DIR] [--variant NAME]... [--dry-run] [key=value ...]
  *
  * Before anything trains, every row's configuration is checked (data/train keys, the network
  * built at its training scale) and each distinct dataset is opened, so a typo or a missing
@@ -36,13 +36,15 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: lab sweep FILE [--jobs N] [--threads T] [--out DIR] [--dry-run] [key=value ...]\n"
+          "usage: lab sweep FILE [--jobs N] [--threads T] [--out DIR] [--variant NAME]... [--dry-run]\n"
+          "                 [key=value ...]\n"
           "  Trains every row x seed of the experiment FILE into DIR/<experiment>/<row>/seed-<s>\n"
           "  (DIR default results). Run it again to continue: finished runs are skipped,\n"
           "  interrupted ones resume from their checkpoint, runs of a changed configuration\n"
           "  are moved aside to <folder>.stale-<hash> and retrained.\n"
           "  --jobs N     runs at once, in worker processes (default 1)\n"
           "  --threads T  threads in all, shared by the workers (default: the machine's cores)\n"
+          "  --variant NAME  only this row (repeat for several; default every row)\n"
           "  --dry-run    check everything and list what would train, train nothing\n"
           "  key=value    overrides: seeds=[0], train.epochs=2, base.data.train_subset=1000, ...\n"
           "  Under mpirun -np K each rank takes every K-th run (Open MPI environment variables).\n"
@@ -216,27 +218,32 @@ int lab_cmd_sweep(int argc, char **argv) {
   const char *file = NULL, *out = "results";
   long jobs = 1, threads = 0;
   int dry = 0, quiet = -1;
-  const char **ovr = lab_xcalloc((size_t)argc + 1, sizeof *ovr);
-  int n_ovr = 0;
+  const char **ovr = lab_xcalloc((size_t)argc + 1, sizeof *ovr), **only = lab_xcalloc((size_t)argc + 1, sizeof *only);
+  int n_ovr = 0, n_only = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int more = i + 1 < argc;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       free(ovr);
+      free(only);
       return 0;
     } else if (!strcmp(a, "--jobs") && more) {
       if (!lab_cli_parse_long("sweep", "--jobs", argv[++i], 1, 256, &jobs)) {
         free(ovr);
+        free(only);
         return 2;
       }
     } else if (!strcmp(a, "--threads") && more) {
       if (!lab_cli_parse_long("sweep", "--threads", argv[++i], 1, 1024, &threads)) {
         free(ovr);
+        free(only);
         return 2;
       }
     } else if (!strcmp(a, "--out") && more) {
       out = argv[++i];
+    } else if (!strcmp(a, "--variant") && more) {
+      only[n_only++] = argv[++i];
     } else if (!strcmp(a, "--dry-run")) {
       dry = 1;
     } else if (!strcmp(a, "--quiet")) {
@@ -247,6 +254,7 @@ int lab_cmd_sweep(int argc, char **argv) {
       fprintf(stderr, "lab sweep: unknown option '%s'%s\n", a, more ? "" : " (or missing value)");
       usage(stderr);
       free(ovr);
+      free(only);
       return 2;
     } else if (strchr(a, '=')) {
       ovr[n_ovr++] = a;
@@ -255,12 +263,14 @@ int lab_cmd_sweep(int argc, char **argv) {
     } else {
       fprintf(stderr, "lab sweep: one FILE only ('%s' and '%s')\n", file, a);
       free(ovr);
+      free(only);
       return 2;
     }
   }
   if (!file) {
     usage(stderr);
     free(ovr);
+    free(only);
     return 2;
   }
   if (threads == 0) {
@@ -275,6 +285,7 @@ int lab_cmd_sweep(int argc, char **argv) {
   lab_sweep_run *runs = NULL;
   char(*hashes)[17] = NULL;
   double *weights = NULL;
+  int *selected = NULL;
   int rc = 1, rank = 0, size = 1, lock_fd = -1;
   lab_status st = lab_sweep_mpi_env(&rank, &size, &err);
   if (st) goto done;
@@ -286,6 +297,20 @@ int lab_cmd_sweep(int argc, char **argv) {
   if ((st = preflight(e, preset_dir, weights, &err))) goto done;
   hashes = lab_xcalloc((size_t)e->n_rows, sizeof *hashes);
   for (int i = 0; i < e->n_rows; i++) lab_train_config_hash(e->rows[i].config, hashes[i]);
+  /* --variant: the rows to run (every row is still checked above and listed in the manifest) */
+  selected = lab_xcalloc((size_t)e->n_rows, sizeof *selected);
+  for (int i = 0; i < e->n_rows; i++) selected[i] = n_only == 0;
+  for (int k = 0; k < n_only; k++) {
+    int row = lab_experiment_find_row(e, only[k]);
+    if (row < 0) {
+      fprintf(stderr, "lab sweep: %s has no row '%s'; rows:", file, only[k]);
+      for (int i = 0; i < e->n_rows; i++) fprintf(stderr, "%s '%s'", i ? "," : "", e->rows[i].name);
+      fprintf(stderr, "\n");
+      rc = 2;
+      goto done;
+    }
+    selected[row] = 1;
+  }
 
   lab_run_slug(e->name, eslug, sizeof eslug);
   snprintf(exp_dir, sizeof exp_dir, "%s/%s", out, eslug);
@@ -309,11 +334,12 @@ int lab_cmd_sweep(int argc, char **argv) {
   }
 
   /* the runs, row-major (every seed of row 1, then row 2, ...), this rank's share */
-  int n_all = e->n_rows * e->n_seeds, n = 0;
+  int n_rows_sel = 0, n = 0;
+  for (int i = 0; i < e->n_rows; i++) n_rows_sel += selected[i];
+  int n_all = n_rows_sel * e->n_seeds;
   runs = lab_xcalloc((size_t)n_all, sizeof *runs);
-  for (int i = 0; i < e->n_rows; i++)
-    for (int s = 0; s < e->n_seeds; s++) {
-      int index = i * e->n_seeds + s;
+  for (int i = 0, index = 0; i < e->n_rows; i++)
+    for (int s = 0; s < e->n_seeds && selected[i]; s++, index++) {
       if (index % size != rank) continue;
       lab_sweep_run *r = &runs[n++];
       r->row = i;
@@ -350,7 +376,7 @@ int lab_cmd_sweep(int argc, char **argv) {
   fprintf(stderr,
           "lab sweep: %s: %d rows x %d seeds = %d runs%s; %d finished, %d diverged (kept), %d to resume, %d to "
           "train; %ld job%s x %ld thread%s -> %s\n",
-          e->name, e->n_rows, e->n_seeds, n_all, size > 1 ? " (this rank's share)" : "", n_done, n_nan, n_resume,
+          e->name, n_rows_sel, e->n_seeds, n_all, size > 1 ? " (this rank's share)" : "", n_done, n_nan, n_resume,
           n_new, jobs, jobs > 1 ? "s" : "", threads / jobs > 0 ? threads / jobs : 1, threads / jobs > 1 ? "s" : "",
           exp_dir);
   if (size > 1) fprintf(stderr, "lab sweep: Open MPI rank %d of %d: %d of the %d runs\n", rank, size, n, n_all);
@@ -383,7 +409,9 @@ done:
   free(runs);
   free(hashes);
   free(weights);
+  free(selected);
   lab_experiment_free(e);
   free(ovr);
+  free(only);
   return rc;
 }

@@ -308,6 +308,15 @@ static lab_status check_plain(parse_ctx *c, const yaml_event_t *ev, const yaml_c
   return LAB_STATUS_OK;
 }
 
+/* A sequence or map start: plain, and not nested past LAB_CFG_MAX_DEPTH. */
+static lab_status check_container(parse_ctx *c, const yaml_event_t *ev, const yaml_char_t *anchor,
+                                  const yaml_char_t *tag, int depth) {
+  lab_status s = check_plain(c, ev, anchor, tag);
+  if (!s && depth >= LAB_CFG_MAX_DEPTH)
+    s = parse_error_at(c, &ev->start_mark, "nested deeper than %d levels", LAB_CFG_MAX_DEPTH);
+  return s;
+}
+
 static lab_status scalar_text(parse_ctx *c, const yaml_event_t *ev, char **out) {
   if (strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length)
     return parse_error_at(c, &ev->start_mark, "a NUL character inside a scalar is not supported");
@@ -333,11 +342,7 @@ static lab_status parse_node(parse_ctx *c, yaml_event_t *ev, int depth, lab_cfg_
       s = scalar_text(c, ev, &n->scalar);
       break;
     case YAML_SEQUENCE_START_EVENT:
-      if ((s = check_plain(c, ev, ev->data.sequence_start.anchor, ev->data.sequence_start.tag))) break;
-      if (depth >= LAB_CFG_MAX_DEPTH) {
-        s = parse_error_at(c, &ev->start_mark, "nested deeper than %d levels", LAB_CFG_MAX_DEPTH);
-        break;
-      }
+      if ((s = check_container(c, ev, ev->data.sequence_start.anchor, ev->data.sequence_start.tag, depth))) break;
       n = node_new(LAB_CFG_SEQ, c->name, line, col);
       for (;;) {
         if ((s = next_event(c, &val))) break;
@@ -351,11 +356,7 @@ static lab_status parse_node(parse_ctx *c, yaml_event_t *ev, int depth, lab_cfg_
       }
       break;
     case YAML_MAPPING_START_EVENT:
-      if ((s = check_plain(c, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag))) break;
-      if (depth >= LAB_CFG_MAX_DEPTH) {
-        s = parse_error_at(c, &ev->start_mark, "nested deeper than %d levels", LAB_CFG_MAX_DEPTH);
-        break;
-      }
+      if ((s = check_container(c, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag, depth))) break;
       n = node_new(LAB_CFG_MAP, c->name, line, col);
       for (;;) {
         if ((s = next_event(c, &key))) break;

@@ -443,6 +443,29 @@ static void fmt_runs(char *b, size_t n, const lab_report *r, const lab_report_ro
   if (!first && k > 0 && (size_t)k + 1 < n) snprintf(b + k, n - (size_t)k, ")");
 }
 
+/* One table row's cells, in column order: our cost (Bn MACs, M params), the paper's cost, then
+ * top-1 (ours, our change, paper, paper change), top-5 alike, and the runs. Shared by the
+ * Markdown and LaTeX tables (which leave out the first two without costs). */
+typedef struct row_cells {
+  char cell[12][512];
+} row_cells;
+
+static void format_row(const lab_report *r, const lab_report_row *row, row_cells *rc) {
+  const size_t n = sizeof rc->cell[0];
+  fmt_cost(rc->cell[0], n, &row->cost, 1);
+  fmt_num(rc->cell[1], n, row->cost.ok ? (double)row->cost.params / 1e6 : NAN, 2);
+  fmt_num(rc->cell[2], n, row->paper_cost, 1);
+  fmt_mean(rc->cell[3], n, row->top1_mean, row->top1_std, "±");
+  fmt_delta(rc->cell[4], n, &row->d_top1);
+  fmt_num(rc->cell[5], n, row->paper_top1, 1);
+  fmt_signed(rc->cell[6], n, row->paper_d_top1, 1);
+  fmt_mean(rc->cell[7], n, row->top5_mean, row->top5_std, "±");
+  fmt_delta(rc->cell[8], n, &row->d_top5);
+  fmt_num(rc->cell[9], n, row->paper_top5, 1);
+  fmt_signed(rc->cell[10], n, row->paper_d_top5, 1);
+  fmt_runs(rc->cell[11], n, r, row);
+}
+
 static int any_cost(const lab_report *r) {
   for (int i = 0; i < r->n_rows; i++)
     if (r->rows[i].cost.ok) return 1;
@@ -481,23 +504,10 @@ char *lab_report_markdown(const lab_report *r) {
   lab_strbuf_printf(&b, "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|%s\n", r->scale[0] ? "" : "---|");
   for (int i = 0; i < r->n_rows; i++) {
     const lab_report_row *row = &r->rows[i];
-    char c[64], p[64], pc[32], t1[64], d1[96], pt1[32], pd1[32], t5[64], d5[96], pt5[32], pd5[32], runs[512];
-    fmt_cost(c, sizeof c, &row->cost, 1);
-    fmt_num(p, sizeof p, row->cost.ok ? (double)row->cost.params / 1e6 : NAN, 2);
-    fmt_num(pc, sizeof pc, row->paper_cost, 1);
-    fmt_mean(t1, sizeof t1, row->top1_mean, row->top1_std, "±");
-    fmt_mean(t5, sizeof t5, row->top5_mean, row->top5_std, "±");
-    fmt_delta(d1, sizeof d1, &row->d_top1);
-    fmt_delta(d5, sizeof d5, &row->d_top5);
-    fmt_num(pt1, sizeof pt1, row->paper_top1, 1);
-    fmt_num(pt5, sizeof pt5, row->paper_top5, 1);
-    fmt_signed(pd1, sizeof pd1, row->paper_d_top1, 1);
-    fmt_signed(pd5, sizeof pd5, row->paper_d_top5, 1);
-    fmt_runs(runs, sizeof runs, r, row);
+    row_cells rc;
+    format_row(r, row, &rc);
     lab_strbuf_printf(&b, "| %d | %s |", i + 1, row->name);
-    if (costs) lab_strbuf_printf(&b, " %s | %s |", c, p);
-    lab_strbuf_printf(&b, " %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", pc, t1, d1, pt1, pd1, t5, d5, pt5, pd5,
-                      runs);
+    for (int k = costs ? 0 : 2; k < N_OF(rc.cell); k++) lab_strbuf_printf(&b, " %s |", rc.cell[k]);
     if (!r->scale[0]) lab_strbuf_printf(&b, " %s |", row->scale);
     lab_strbuf_printf(&b, "\n");
   }
@@ -695,23 +705,11 @@ char *lab_report_latex(const lab_report *r) {
                     costs ? " & Bn MACs (input) & M params" : "");
   for (int i = 0; i < r->n_rows; i++) {
     const lab_report_row *row = &r->rows[i];
-    char c[64], p[64], pc[32], t1[64], d1[96], pt1[32], pd1[32], t5[64], d5[96], pt5[32], pd5[32], runs[512];
-    fmt_cost(c, sizeof c, &row->cost, 1);
-    fmt_num(p, sizeof p, row->cost.ok ? (double)row->cost.params / 1e6 : NAN, 2);
-    fmt_num(pc, sizeof pc, row->paper_cost, 1);
-    fmt_mean(t1, sizeof t1, row->top1_mean, row->top1_std, "±");
-    fmt_mean(t5, sizeof t5, row->top5_mean, row->top5_std, "±");
-    fmt_delta(d1, sizeof d1, &row->d_top1);
-    fmt_delta(d5, sizeof d5, &row->d_top5);
-    fmt_num(pt1, sizeof pt1, row->paper_top1, 1);
-    fmt_num(pt5, sizeof pt5, row->paper_top5, 1);
-    fmt_signed(pd1, sizeof pd1, row->paper_d_top1, 1);
-    fmt_signed(pd5, sizeof pd5, row->paper_d_top5, 1);
-    fmt_runs(runs, sizeof runs, r, row);
+    row_cells rc;
+    format_row(r, row, &rc);
     lab_strbuf_printf(&b, "%d & ", i + 1);
     tex_str(&b, row->name);
-    const char *cells[] = {c, p, pc, t1, d1, pt1, pd1, t5, d5, pt5, pd5, runs};
-    for (int k = costs ? 0 : 2; k < N_OF(cells); k++) tex_cell(&b, cells[k]);
+    for (int k = costs ? 0 : 2; k < N_OF(rc.cell); k++) tex_cell(&b, rc.cell[k]);
     lab_strbuf_printf(&b, " \\\\\n");
   }
   lab_strbuf_printf(&b, "\\hline\n\\end{tabular}\n");

@@ -22,14 +22,7 @@ static void test_shape_cost(void **state) {
 
   lab_test_layer t;
   assert_int_equal(lab_test_layer_init(&t, &flat_cfg, in, 1, 4, &err), LAB_STATUS_OK);
-  lab_cost c;
-  lab_flatten_ops.cost(&t.l, 4, &c);
-  assert_int_equal(c.n_params, 0);
-  assert_int_equal(c.n_buffers, 0);
-  assert_int_equal(c.macs, 0);
-  assert_int_equal(c.act_floats, 60);
-  assert_int_equal(c.cache_floats, 0);
-  assert_int_equal(c.scratch_floats, 0);
+  lab_test_expect_cost(&t, 4, (lab_cost){.act_floats = 60});
   lab_test_layer_free(&t);
 }
 

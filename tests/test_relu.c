@@ -36,14 +36,7 @@ static void test_shape_cost(void **state) {
 
   lab_test_layer t;
   assert_int_equal(lab_test_layer_init(&t, &relu_cfg, in, 1, 2, &err), LAB_STATUS_OK);
-  lab_cost c;
-  lab_relu_ops.cost(&t.l, 2, &c);
-  assert_int_equal(c.n_params, 0);
-  assert_int_equal(c.n_buffers, 0);
-  assert_int_equal(c.macs, 0);
-  assert_int_equal(c.act_floats, 60);
-  assert_int_equal(c.cache_floats, 0);
-  assert_int_equal(c.scratch_floats, 0);
+  lab_test_expect_cost(&t, 2, (lab_cost){.act_floats = 60});
   lab_test_layer_free(&t);
 }
 

@@ -125,3 +125,14 @@ void lab_test_layer_free(lab_test_layer *t) {
   free(t->scratch);
   memset(t, 0, sizeof *t);
 }
+
+void lab_test_expect_cost(const lab_test_layer *t, int batch, lab_cost want) {
+  lab_cost c;
+  t->l.ops->cost(&t->l, batch, &c);
+  assert_int_equal(c.n_params, want.n_params);
+  assert_int_equal(c.n_buffers, want.n_buffers);
+  assert_int_equal(c.macs, want.macs);
+  assert_int_equal(c.act_floats, want.act_floats);
+  assert_int_equal(c.cache_floats, want.cache_floats);
+  assert_int_equal(c.scratch_floats, want.scratch_floats);
+}

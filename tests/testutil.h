@@ -49,5 +49,7 @@ size_t lab_test_layer_in_numel(const lab_test_layer *t, int i);
 size_t lab_test_layer_out_numel(const lab_test_layer *t);
 size_t lab_test_layer_n_params(const lab_test_layer *t);
 void lab_test_layer_free(lab_test_layer *t);
+/* Asserts that t's layer reports exactly `want` (every field) for a batch of `batch`. */
+void lab_test_expect_cost(const lab_test_layer *t, int batch, lab_cost want);
 
 #endif
