@@ -51,6 +51,8 @@ static void usage(FILE *f) {
           "  --batch N       batch size, >= 2 (default: the row's train.batch)\n"
           "  --steps S       timed steps, median and minimum reported (default 10)\n"
           "  --warmup W      untimed steps first (default 2)\n"
+          "  --profile       time every node of the timed steps: ms per step by layer type and the\n"
+          "                  slowest nodes (the rest of the step: loss, clipping, optimizer, EMA)\n"
           "  --optimizer O   recipe: the row's train: section (optimizer, clipping, EMA, label smoothing,\n"
           "                  aux weight; default); sgd: plain SGD momentum 0.9, no weight decay,\n"
           "                  clipping, EMA or smoothing (PyTorch's plain loop)\n"
@@ -73,7 +75,51 @@ static const char *group_digits(uint64_t n, char *buf, size_t size) {
 typedef struct bench_train_opts {
   const char *file, *variant;
   int threads, batch, steps, warmup, recipe; /* threads, batch 0: the row's */
+  int profile;                               /* 1: time every node (per layer type, top nodes) */
 } bench_train_opts;
+
+/* --profile: the timed steps' node times (seconds summed over `steps`) by layer type, then the
+ * 12 slowest nodes, and what the step spent outside the layers. */
+static int cmp_desc(const void *a, const void *b) {
+  const double *x = a, *y = b;
+  return (x[0] < y[0]) - (x[0] > y[0]);
+}
+
+static void print_profile(const lab_graph *g, const double *fwd, const double *bwd, int steps, const double *t_step) {
+  enum { MAX_TYPES = 32, TOP = 12 };
+  const char *types[MAX_TYPES];
+  double tf[MAX_TYPES] = {0}, tb[MAX_TYPES] = {0}, total = 0.0, layers = 0.0;
+  int n_types = 0;
+  const int n = lab_graph_n_nodes(g);
+  for (int s = 0; s < steps; s++) total += t_step[s];
+  double *order = lab_xmalloc(2 * (size_t)n * sizeof(double)); /* (seconds, node) pairs */
+  for (int i = 1; i < n; i++) {
+    const char *type = lab_graph_node(g, i)->layer.ops->type;
+    int k = 0;
+    while (k < n_types && strcmp(types[k], type)) k++;
+    if (k == n_types && n_types < MAX_TYPES) types[n_types++] = type;
+    if (k < n_types) tf[k] += fwd[i], tb[k] += bwd[i];
+    layers += fwd[i] + bwd[i];
+    order[2 * (i - 1)] = fwd[i] + bwd[i];
+    order[2 * (i - 1) + 1] = i;
+  }
+  const double per = 1e3 / steps, pct = 100.0 / total;
+  printf("profile: ms per training step (forward + backward) by layer type, %% of the step\n");
+  for (int k = 0; k < n_types; k++)
+    printf("  %-16s %8.2f + %8.2f = %8.2f ms  %5.1f%%\n", types[k], tf[k] * per, tb[k] * per, (tf[k] + tb[k]) * per,
+           (tf[k] + tb[k]) * pct);
+  printf("  %-16s %30.2f ms  %5.1f%%  (loss, gradient zeroing, clipping, optimizer, EMA)\n", "outside layers",
+         (total - layers) * per, (total - layers) * pct);
+  qsort(order, (size_t)(n - 1), 2 * sizeof(double), cmp_desc);
+  printf("profile: the %d slowest nodes\n", TOP);
+  for (int j = 0; j < TOP && j < n - 1; j++) {
+    const lab_node *nd = lab_graph_node(g, (int)order[2 * j + 1]);
+    char a[48], b[48];
+    printf("  %8.2f ms %5.1f%%  %-12s %-14s -> %-14s %s\n", order[2 * j] * per, order[2 * j] * pct, nd->layer.ops->type,
+           lab_shape_str(nd->layer.in[0], a, sizeof a), lab_shape_str(nd->out, b, sizeof b), nd->path);
+  }
+  free(order);
+}
 
 /* The timed loop, once the row is loaded. Returns the exit code (errors printed). */
 static int bench_train_run(const bench_train_opts *o, lab_cli_row *r) {
@@ -158,15 +204,19 @@ static int bench_train_run(const bench_train_opts *o, lab_cli_row *r) {
                    .rng = &dropout_rng, .prob = prob, .prob_aux = prob_aux};
   lab_ctx ectx = {.train = 0, .batch = batch, .rng = &dropout_rng};
 
+  const int n_nodes = lab_graph_n_nodes(g);
+  double *prof = o->profile ? lab_xcalloc(2 * (size_t)n_nodes, sizeof(double)) : NULL;
   double *t_step = lab_xmalloc((size_t)o->steps * sizeof(double));
   double *t_fwd = lab_xmalloc((size_t)o->steps * sizeof(double));
   double loss = NAN;
   for (int s = -o->warmup; s < o->steps; s++) {
     const int64_t gstep = s + o->warmup;
     lab_step_result sr;
+    if (prof && s >= 0) lab_graph_profile(g, prof, prof + n_nodes);
     double t0 = lab_cli_seconds();
     lab_status st = lab_train_step(&step, x, y, batch, tc->lr, gstep, &sr);
     double t1 = lab_cli_seconds();
+    lab_graph_profile(g, NULL, NULL);
     if (st != LAB_STATUS_OK) {
       fprintf(stderr, "lab bench train: non-finite loss at step %" PRId64 ": first non-finite values in %s\n",
               gstep, sr.bad);
@@ -205,8 +255,10 @@ static int bench_train_run(const bench_train_opts *o, lab_cli_row *r) {
          "%.1f images/s, %.1f GFLOP/s; %d timed steps after %d warm-up (last loss %.4f)\n",
          step_med * 1e3, step_min * 1e3, batch / step_med, flop_step / step_med * 1e-9, fwd_med * 1e3,
          fwd_min * 1e3, batch / fwd_med, flop_fwd / fwd_med * 1e-9, o->steps, o->warmup, loss);
+  if (prof) print_profile(g, prof, prof + n_nodes, o->steps, t_step);
   rc = 0;
 done:
+  free(prof);
   free(t_step);
   free(t_fwd);
   free(x);
@@ -237,6 +289,8 @@ int lab_cmd_bench_train(int argc, char **argv) {
       ok = lab_cli_parse_int("bench train", a, val, 1, 1000000, &o.steps), i++;
     } else if (!strcmp(a, "--warmup")) {
       ok = lab_cli_parse_int("bench train", a, val, 0, 1000000, &o.warmup), i++;
+    } else if (!strcmp(a, "--profile")) {
+      o.profile = 1;
     } else if (!strcmp(a, "--variant") && val) {
       o.variant = argv[++i];
     } else if (!strcmp(a, "--optimizer") && val) {

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LAB_MAX_SCOPE_DEPTH 16
 
@@ -23,6 +24,7 @@ struct lab_graph {
   lab_arena params, grads, buffers, caches, acts, dacts, scratch;
   float **act, **dact;
   lab_param_list plist;
+  double *prof_fwd, *prof_bwd; /* lab_graph_profile: seconds per node, or NULL */
 };
 
 /* === build === */
@@ -315,6 +317,12 @@ static void bind_ctx(lab_graph *g, lab_ctx *ctx) {
   ctx->scratch_floats = g->scratch.cap;
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void lab_graph_forward(lab_graph *g, const float *x, lab_ctx *ctx) {
   bind_ctx(g, ctx);
   memcpy(g->act[0], x, (size_t)ctx->batch * lab_shape_numel(g->nodes[0].out) * sizeof(float));
@@ -322,7 +330,9 @@ void lab_graph_forward(lab_graph *g, const float *x, lab_ctx *ctx) {
   for (int i = 1; i < g->n; i++) {
     lab_node *nd = &g->nodes[i];
     for (int k = 0; k < nd->layer.n_in; k++) xs[k] = g->act[nd->inputs[k]];
+    const double t0 = g->prof_fwd ? now_s() : 0.0;
     nd->layer.ops->forward(&nd->layer, xs, g->act[i], ctx);
+    if (g->prof_fwd) g->prof_fwd[i] += now_s() - t0;
   }
 }
 
@@ -342,8 +352,15 @@ void lab_graph_backward(lab_graph *g, lab_ctx *ctx) {
       xs[k] = g->act[nd->inputs[k]];
       dxs[k] = nd->inputs[k] == 0 ? NULL : g->dact[nd->inputs[k]];
     }
+    const double t0 = g->prof_bwd ? now_s() : 0.0;
     nd->layer.ops->backward(&nd->layer, xs, g->act[i], g->dact[i], dxs, ctx);
+    if (g->prof_bwd) g->prof_bwd[i] += now_s() - t0;
   }
+}
+
+void lab_graph_profile(lab_graph *g, double *fwd, double *bwd) {
+  g->prof_fwd = fwd;
+  g->prof_bwd = bwd;
 }
 
 void lab_graph_zero_grad(lab_graph *g) {

@@ -86,6 +86,9 @@ void lab_graph_backward_begin(lab_graph *g, int batch);
 void lab_graph_backward(lab_graph *g, lab_ctx *ctx);
 /* Sets every parameter gradient to zero. */
 void lab_graph_zero_grad(lab_graph *g);
+/* Per-node wall time (lab bench train --profile): with fwd / bwd arrays of lab_graph_n(g)
+ * doubles, every forward / backward adds node i's seconds to fwd[i] / bwd[i]; NULL stops it. */
+void lab_graph_profile(lab_graph *g, double *fwd, double *bwd);
 
 /* One line per node: path, type, in -> out shape, params, MACs (for `lab cost --per-layer`
  * and build logs) written to f. */
