@@ -155,14 +155,8 @@ static int bench_train_run(const bench_train_opts *o, lab_cli_row *r) {
   lab_graph_init(g, &init_rng);
 
   lab_optim_cfg oc;
-  if (o->recipe) { /* as lab_train_run's setup() */
-    oc = tc->optimizer == 0 ? lab_optim_cfg_sgd() : lab_optim_cfg_rmsprop_tf();
-    oc.momentum = (float)tc->momentum;
-    oc.nesterov = tc->nesterov;
-    oc.weight_decay = (float)tc->weight_decay;
-    oc.rms_decay = (float)tc->rms_decay;
-    oc.rms_eps = (float)tc->rms_eps;
-    oc.rms_init = (float)tc->rms_init;
+  if (o->recipe) {
+    oc = lab_train_optim_cfg(tc);
   } else { /* torch.optim.SGD(params, lr, momentum=0.9) */
     oc = lab_optim_cfg_sgd();
     oc.momentum = 0.9f;

@@ -169,3 +169,14 @@ void lab_train_cfg_print_keys(FILE *f) {
     fputc('\n', f);
   }
 }
+
+lab_optim_cfg lab_train_optim_cfg(const lab_train_cfg *tc) {
+  lab_optim_cfg oc = tc->optimizer == 0 ? lab_optim_cfg_sgd() : lab_optim_cfg_rmsprop_tf();
+  oc.momentum = (float)tc->momentum;
+  oc.nesterov = tc->nesterov;
+  oc.weight_decay = (float)tc->weight_decay;
+  oc.rms_decay = (float)tc->rms_decay;
+  oc.rms_eps = (float)tc->rms_eps;
+  oc.rms_init = (float)tc->rms_init;
+  return oc;
+}

@@ -34,6 +34,7 @@
 #include <stdio.h>
 
 #include "lab/config.h"
+#include "lab/optim.h"
 #include "lab/status.h"
 
 typedef struct lab_data_cfg {
@@ -69,6 +70,9 @@ extern const char *const lab_data_names[]; /* "fashion-mnist", "mnist", ... (lab
  * NULL (defaults only). */
 lab_status lab_train_cfg_read(const lab_cfg_node *row, lab_data_cfg *data, lab_train_cfg *train,
                               lab_error *err);
+
+/* The optimizer the train: section asks for (kind and every hyper-parameter). */
+lab_optim_cfg lab_train_optim_cfg(const lab_train_cfg *tc);
 
 /* 1 if path is "data.KEY" or "train.KEY" for a KEY of the table (the CLI sets such keys even
  * where the experiment file leaves them at their defaults). */
