@@ -158,6 +158,14 @@ static int build_pool(blk_builder *b, const blk_args *a, int x) {
                   blk_iarg(a, "pad"), blk_iarg(a, "ceil_mode"));
 }
 
+/* No aux head at all: nothing is built and the network has no aux output, so train.aux_weight
+ * weighs nothing (Sec. 4's "without the auxiliary classifier"; factorization.yaml's aux none). */
+static int build_aux_none(blk_builder *b, const blk_args *a, int x) {
+  (void)b;
+  (void)a;
+  return x;
+}
+
 const blk_def blk_defs_heads[] = {
     {"head", "global average pool, dropout, fc -> logits", BLK_ROLE_HEAD, 0, head_params, BLK_N(head_params),
      build_head},
@@ -167,6 +175,8 @@ const blk_def blk_defs_heads[] = {
      aux_googlenet_params, BLK_N(aux_googlenet_params), build_aux_fc},
     {"aux_lucid", "aux head, Lucid form: adaptive pool 5x5, 1x1 128, FC 1024, dropout 0.7, fc", BLK_ROLE_AUX, 0,
      aux_lucid_params, BLK_N(aux_lucid_params), build_aux_fc},
+    {"aux_none", "no aux head: builds nothing (the network then has no aux output)", BLK_ROLE_AUX, 0, NULL, 0,
+     build_aux_none},
     {"conv", "one Conv-BN-ReLU unit", BLK_ROLE_MAIN, 0, conv_params, BLK_N(conv_params), build_conv},
     {"pool", "one max/avg pool", BLK_ROLE_MAIN, 0, pool_params, BLK_N(pool_params), build_pool},
 };

@@ -154,6 +154,17 @@ static lab_status apply_override(lab_cfg_node *r, const lab_cfg_node *ovr, lab_e
     free(names);
     const lab_cfg_node *set = ovr->items[i];
     if (set->kind != LAB_CFG_MAP) return lab_cfg_error(err, set, "expected a map of block keys");
+    /* Another block in the slot: the old block's settings belong to its schema, not the new
+     * one's, so only the slot's name is kept. */
+    const lab_cfg_node *nb = lab_cfg_get(set, "block"), *ob = lab_cfg_get(entry, "block");
+    if (nb && ob && nb->kind == LAB_CFG_SCALAR && ob->kind == LAB_CFG_SCALAR && strcmp(nb->scalar, ob->scalar))
+      for (int k = entry->n - 1; k >= 0; k--) {
+        if (!strcmp(entry->keys[k], "name")) continue;
+        char key[256];
+        snprintf(key, sizeof key, "%s", entry->keys[k]);
+        lab_status st = lab_cfg_unset(entry, key, NULL, err);
+        if (st) return st;
+      }
     for (int k = 0; k < set->n; k++) lab_cfg_map_put(entry, set->keys[k], lab_cfg_clone(set->items[k]));
   }
   return LAB_STATUS_OK;
@@ -305,7 +316,8 @@ static lab_status build_resolved(const lab_cfg_node *net, const blk_overrides *o
       goto fail;
     }
     bi->out = y;
-    if (def->role != BLK_ROLE_MAIN) lab_graph_mark_output(out->g, a.output, y);
+    /* a head marks its output; aux_none builds nothing and marks none */
+    if (def->role != BLK_ROLE_MAIN && bi->end > bi->first) lab_graph_mark_output(out->g, a.output, y);
     if (def->role != BLK_ROLE_AUX) x = y;
     out->n_blocks = i + 1;
   }

@@ -320,6 +320,17 @@ static void test_preset_override(void **state) {
   assert_int_equal(blk_network_block_cost(&n, 2).n_params, 1691008); /* Mixed_6c (c7 160) */
   assert_int_equal(blk_network_totals(&n).params_aux, 3326696);
   blk_network_free(&n);
+  /* Another block in a slot drops the old block's settings (aux_v3's bn), keeps the name;
+   * aux_none builds nothing and marks no aux output. */
+  st = build("network: {preset: tiny, input_size: 299, override: {aux: {block: aux_none}}}", &n, &err, &ov);
+  if (st) fprintf(stderr, "%s\n", err.msg);
+  assert_int_equal(st, LAB_STATUS_OK);
+  assert_string_equal(n.blocks[3].name, "aux");
+  assert_int_equal(n.blocks[3].end, n.blocks[3].first);
+  assert_int_equal(blk_network_totals(&n).params_aux, 0);
+  assert_int_equal(lab_graph_output(n.g, "aux_logits"), -1);
+  assert_true(lab_graph_output(n.g, "logits") > 0);
+  blk_network_free(&n);
   st = build("network: {preset: tiny, override: {mm: {cn: 160}}}", &n, &err, &ov);
   assert_int_equal(st, LAB_ERR_CONFIG);
   assert_non_null(strstr(err.msg, "<test>:1:"));
