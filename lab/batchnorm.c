@@ -20,6 +20,14 @@
  * CPU kernel, in lanes that vectorise (chan_sum). y = x * alpha + (beta - mean * alpha) with alpha = gamma * inv_std, the same
  * float expression as PyTorch's CPU transform. OpenMP splits channels; each channel is
  * reduced by one thread in a fixed order, so results do not depend on the thread count.
+ *
+ * Synchronised BN (ctx->sync set, training only; data-parallel replicas, lab/dist.h): the
+ * same two passes over the global batch. Each replica sums its own samples for every channel
+ * into ctx->sync->work, the sums (and the value count M) are added over the replicas with one
+ * call per pass, then every replica normalises with the global statistics. Backward likewise
+ * sums sum(dy) and sum(dy * (x - mean)) over replicas for dx; gamma/beta gradients stay the
+ * replica's own (the trainer sums every gradient over replicas afterwards). Without ctx->sync
+ * the code path is the local one above, unchanged.
  */
 #include <math.h>
 #include <stddef.h>
@@ -128,7 +136,100 @@ static void chan_grad_sums(const float *x, const float *g, int n, size_t stride,
   *sum_gx = lanes_total(b);
 }
 
+/* === synchronised batch norm (ctx->sync, training) ===
+ * work: the C sums of x and the count M (C + 1 doubles), then the C sums of squared
+ * deviations; in backward the C sums of dy, the C sums of dy * (x - mean), and M. */
+
+static void bn_forward_sync(lab_layer *l, const float *xi, float *y, lab_ctx *ctx) {
+  const lab_ctx_sync *sy = ctx->sync;
+  const int nc = l->in[0].c, n = ctx->batch;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
+  const float eps = l->cfg.bn.eps, mom = l->cfg.bn.momentum;
+  const float *gamma = l->param, *beta = l->param + nc;
+  float *run_mean = l->buf, *run_var = l->buf + nc;
+  float *mean_c = l->cache, *inv_std_c = l->cache + nc;
+  LAB_ASSERT(sy->work && sy->work_len >= 2 * (size_t)nc + 1, "batchnorm %s: sync workspace of %zu doubles < %d",
+             l->name ? l->name : "?", sy->work_len, 2 * nc + 1);
+  double *sum_x = sy->work, *sum_sq = sy->work + nc + 1;
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) sum_x[c] = chan_sum(xi + (size_t)c * hw, n, stride, hw, 0, 0.0);
+  sum_x[nc] = (double)((size_t)n * hw);
+  sy->sum(sy->user, sum_x, (size_t)nc + 1);
+  const double m = sum_x[nc];
+  LAB_ASSERT(m > 1.0, "batchnorm %s in training needs more than 1 value per channel over the replicas (%g)",
+             l->name ? l->name : "?", m);
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) sum_sq[c] = chan_sum(xi + (size_t)c * hw, n, stride, hw, 1, sum_x[c] / m);
+  sy->sum(sy->user, sum_sq, (size_t)nc);
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) {
+    const float *xc = xi + (size_t)c * hw;
+    const double mu = sum_x[c] / m, ss = sum_sq[c];
+    const double var = ss / m;
+    const float mean = (float)mu, inv_std = (float)(1.0 / sqrt(var + (double)eps));
+    run_mean[c] = (float)((1.0 - mom) * run_mean[c] + mom * mu);
+    run_var[c] = (float)((1.0 - mom) * run_var[c] + mom * (ss / (m - 1.0)));
+    mean_c[c] = mean;
+    inv_std_c[c] = inv_std;
+    const float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
+    for (int i = 0; i < n; i++) {
+      const float *p = xc + (size_t)i * stride;
+      float *q = y + (size_t)i * stride + (size_t)c * hw;
+      for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
+    }
+  }
+}
+
+static void bn_backward_sync(lab_layer *l, const float *xi, const float *dy, float *d, lab_ctx *ctx) {
+  const lab_ctx_sync *sy = ctx->sync;
+  const int nc = l->in[0].c, n = ctx->batch;
+  const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
+  const float *gamma = l->param;
+  float *dgamma = l->grad, *dbeta = l->grad + nc;
+  const float *mean_c = l->cache, *inv_std_c = l->cache + nc;
+  LAB_ASSERT(sy->work && sy->work_len >= 2 * (size_t)nc + 1, "batchnorm %s: sync workspace of %zu doubles < %d",
+             l->name ? l->name : "?", sy->work_len, 2 * nc + 1);
+  double *sum_dy = sy->work, *sum_dy_xc = sy->work + nc;
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) {
+    const size_t off = (size_t)c * hw;
+    chan_grad_sums(xi + off, dy + off, n, stride, hw, mean_c[c], &sum_dy[c], &sum_dy_xc[c]);
+    /* this replica's share of the parameter gradients */
+    dgamma[c] += (float)(sum_dy_xc[c] * (double)inv_std_c[c]);
+    dbeta[c] += (float)sum_dy[c];
+  }
+  if (!d) return; /* the same on every replica (one graph) */
+  sum_dy[2 * nc] = (double)((size_t)n * hw);
+  sy->sum(sy->user, sum_dy, 2 * (size_t)nc + 1);
+  const double m = sum_dy[2 * nc];
+
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < nc; c++) {
+    const double mean = mean_c[c], inv_std = inv_std_c[c];
+    const size_t off = (size_t)c * hw;
+    const double k = (double)gamma[c] * inv_std;
+    const double mean_dy = sum_dy[c] / m, mean_dy_xhat = sum_dy_xc[c] * inv_std / m;
+    const double bx = -k * inv_std * mean_dy_xhat;
+    const float a = (float)k, b = (float)bx, e = (float)(-k * mean_dy - bx * mean);
+    for (int i = 0; i < n; i++) {
+      const float *p = xi + off + (size_t)i * stride, *g = dy + off + (size_t)i * stride;
+      float *q = d + off + (size_t)i * stride;
+      for (size_t j = 0; j < hw; j++) q[j] += a * g[j] + b * p[j] + e;
+    }
+  }
+}
+
+/* === forward and backward === */
+
 static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *ctx) {
+  if (ctx->train && ctx->sync) {
+    bn_forward_sync(l, x[0], y, ctx);
+    return;
+  }
   const int nc = l->in[0].c, n = ctx->batch;
   const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
   const size_t m = (size_t)n * hw;
@@ -172,6 +273,10 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
 static void bn_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
                         float *const *dx, lab_ctx *ctx) {
   (void)y;
+  if (ctx->train && ctx->sync) {
+    bn_backward_sync(l, x[0], dy, dx[0], ctx);
+    return;
+  }
   const int nc = l->in[0].c, n = ctx->batch;
   const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
   const size_t m = (size_t)n * hw;

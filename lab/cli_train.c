@@ -7,6 +7,12 @@
  * FILE is an experiment file (lab/experiment.h). Without --variant the last row trains; without
  * --seed the experiment's first seed. key=value overrides follow lab_experiment_load's rules
  * (train.epochs=2 applies to every row; base.train.lr=0.1 to the document).
+ *
+ * Under `mpirun -np K` (K > 1) the K processes train the one run data-parallel (lab/dist.h,
+ * lab/train.h): train.batch is the global batch (a multiple of K), threads per rank default to
+ * train.threads / K, and rank 0 writes the run folder and prints the result. MPI is started
+ * here only, and only under mpirun: `lab sweep` under mpirun splits runs by the environment
+ * and never becomes data-parallel.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +20,7 @@
 #include <string.h>
 
 #include "lab/cli.h"
+#include "lab/dist.h"
 #include "lab/experiment.h"
 #include "lab/runfolder.h"
 #include "lab/train.h"
@@ -25,7 +32,8 @@ static void usage(FILE *f) {
           "                      [key=value ...]\n"
           "       lab train --help-keys        (every data:/train: key with its default and bounds)\n"
           "FILE: an experiment file; without --variant its last row, without --seed its first seed.\n"
-          "The run folder is DIR/<experiment>/<row>/seed-<S> (DIR default results).\n");
+          "The run folder is DIR/<experiment>/<row>/seed-<S> (DIR default results).\n"
+          "Data-parallel: mpirun -np K lab train FILE ... (train.batch a multiple of K).\n");
 }
 
 int lab_cmd_train(int argc, char **argv) {
@@ -93,7 +101,10 @@ int lab_cmd_train(int argc, char **argv) {
   lab_error err = {0};
   char dir[4096];
   rc = 1;
-  lab_status st = lab_run_dir(out, exp->name, exp->rows[r.row].name, seed, dir, sizeof dir, &err);
+  lab_dist dist;
+  lab_status st = lab_dist_init(&dist, NULL, NULL, &err);
+  if (st != LAB_STATUS_OK) goto done;
+  st = lab_run_dir(out, exp->name, exp->rows[r.row].name, seed, dir, sizeof dir, &err);
   if (st != LAB_STATUS_OK) goto done;
   lab_train_job job;
   memset(&job, 0, sizeof job);
@@ -107,16 +118,21 @@ int lab_cmd_train(int argc, char **argv) {
   job.resume = resume;
   job.quiet = quiet;
   job.threads = (int)threads;
+  job.dist = dist.size > 1 ? &dist : NULL;
   lab_train_result res;
   st = lab_train_run(&job, &res, &err);
-  if (st == LAB_STATUS_OK) {
+  if (st == LAB_STATUS_OK && dist.rank == 0) {
     printf("%s: %ld epochs, test error top1 %.2f%% top5 %.2f%%, EMA top1 %.2f%% top5 %.2f%%, %.1f img/s, %.0f s\n",
            dir, res.epochs, res.test_top1_error, res.test_top5_error, res.ema_test_top1_error,
            res.ema_test_top5_error, res.images_per_second, res.train_seconds);
-    rc = 0;
   }
+  if (st == LAB_STATUS_OK) rc = 0;
 done:
-  if (st != LAB_STATUS_OK) fprintf(stderr, "lab train: %s\n", err.msg);
+  if (st != LAB_STATUS_OK && dist.size > 1)
+    fprintf(stderr, "lab train (rank %d of %d): %s\n", dist.rank, dist.size, err.msg);
+  else if (st != LAB_STATUS_OK)
+    fprintf(stderr, "lab train: %s\n", err.msg);
+  lab_dist_finalize(&dist);
   lab_cli_row_free(&r);
   return rc;
 }

@@ -5,6 +5,11 @@
  * elements are scaled by 1/(1-p) so the expectation matches evaluation, where the layer is
  * the identity. The cache holds the per-element factor (0 or 1/(1-p)) for the planned batch;
  * backward multiplies dy by it. Same rng state -> same mask. With p = 0 nothing is drawn.
+ *
+ * Data-parallel replicas (ctx->sync): every replica draws the masks of the whole global batch
+ * from the same stream and keeps its own samples' (sample_offset ...), so a sample's mask does
+ * not depend on which replica holds it and the stream advances alike everywhere: exactly one
+ * process's masks, for global_batch x features draws per replica (cheap next to the layers).
  */
 #include <stddef.h>
 
@@ -43,11 +48,23 @@ static void dropout_forward(lab_layer *l, const float *const *x, float *y, lab_c
   /* PyTorch scales by the float 1/(1-p) (bernoulli(1-p).div_(1-p)). */
   float scale = 1.0f / (1.0f - p);
   float *mask = l->cache;
+  /* the global batch's draws before and after this replica's samples */
+  size_t skip_before = 0, skip_after = 0;
+  if (ctx->sync) {
+    const size_t per = lab_shape_numel(l->in[0]);
+    const int off = ctx->sync->sample_offset, total = ctx->sync->global_batch;
+    LAB_ASSERT(off >= 0 && off + ctx->batch <= total, "samples [%d, %d) outside a global batch of %d", off,
+               off + ctx->batch, total);
+    skip_before = (size_t)off * per;
+    skip_after = (size_t)(total - off - ctx->batch) * per;
+  }
+  for (size_t i = 0; i < skip_before; i++) (void)lab_rng_uniform(ctx->rng);
   /* Sequential on purpose: the mask must depend only on the rng state, not on threads. */
   for (size_t i = 0; i < n; i++) {
     mask[i] = lab_rng_uniform(ctx->rng) >= p ? scale : 0.0f;
     y[i] = xi[i] * mask[i];
   }
+  for (size_t i = 0; i < skip_after; i++) (void)lab_rng_uniform(ctx->rng);
 }
 
 static void dropout_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,

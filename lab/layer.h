@@ -103,12 +103,29 @@ void lab_param_list_add(lab_param_list *list, const char *owner, const char *ten
                         float *grad, size_t count, int decay);
 void lab_param_list_free(lab_param_list *list);
 
+/* Data-parallel training (lab/dist.h, lab/train.h): this process holds samples
+ * [sample_offset, sample_offset + ctx->batch) of a global batch of global_batch samples
+ * spread over replicas that run the same graph in lockstep. Training-mode batch norm sums
+ * its per-channel statistics over every replica through `sum` (synchronised BN), and dropout
+ * draws the masks of the whole global batch and keeps its own samples', so the replicas
+ * compute what one process would on the global batch. */
+typedef struct lab_ctx_sync {
+  /* In-place sum of x (n) over every replica; all replicas call it in the same order. */
+  void (*sum)(void *user, double *x, size_t n);
+  void *user;
+  double *work;         /* workspace for the sums: work_len doubles */
+  size_t work_len;      /* >= 2 * C + 1 for every batchnorm layer of the graph */
+  int sample_offset;    /* this replica's first sample in the global batch */
+  int global_batch;     /* samples in the global batch (every replica's ctx->batch summed) */
+} lab_ctx_sync;
+
 typedef struct lab_ctx {
   int train;            /* 1: batch statistics, dropout on; 0: running statistics, dropout off */
   int batch;            /* N of this call, 1 <= N <= the planned batch */
   lab_rng *rng;         /* dropout masks */
   float *scratch;       /* shared workspace, at least every layer's scratch_floats */
   size_t scratch_floats;
+  const lab_ctx_sync *sync; /* NULL: this process holds the whole batch (see lab_ctx_sync) */
 } lab_ctx;
 
 /* === the instance and the ops table === */

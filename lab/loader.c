@@ -72,11 +72,12 @@ static void render(lab_loader *l, int64_t k) {
     l->perm_epoch = epoch;
   }
   lab_batch *bt = &l->slots[k % l->n_slots];
-  bt->n = batch_size_at(l, b);
+  const int first = b * l->cfg.batch + (l->cfg.shard_n ? l->cfg.shard_offset : 0);
+  bt->n = l->cfg.shard_n ? l->cfg.shard_n : batch_size_at(l, b);
   bt->epoch = epoch;
   bt->index = b;
   for (int j = 0; j < bt->n; j++) {
-    int idx = l->items[l->perm[b * l->cfg.batch + j]];
+    int idx = l->items[l->perm[first + j]];
     lab_image img = lab_dataset_image(l->ds, idx);
     lab_transform_sample(&l->cfg.tf, &img, l->cfg.seed, epoch, idx, &l->ws,
                          bt->x + (size_t)j * l->sample_floats);
@@ -115,6 +116,11 @@ lab_status lab_loader_new(const lab_dataset *ds, const int *items, int n_items, 
   if (cfg->batch <= 0 || cfg->prefetch < 1)
     return lab_error_set(err, LAB_ERR_CONFIG, "loader: batch %d and prefetch %d must be >= 1", cfg->batch,
                          cfg->prefetch);
+  if (cfg->shard_n && (cfg->shard_n < 0 || cfg->shard_offset < 0 || cfg->shard_offset + cfg->shard_n > cfg->batch ||
+                       !cfg->drop_last))
+    return lab_error_set(err, LAB_ERR_CONFIG, "loader: shard [%d, %d) of a batch of %d%s", cfg->shard_offset,
+                         cfg->shard_offset + cfg->shard_n, cfg->batch,
+                         cfg->drop_last ? "" : " needs drop_last");
   if (!items) n_items = ds->n;
   for (int i = 0; items && i < n_items; i++)
     if (items[i] < 0 || items[i] >= ds->n)
@@ -135,10 +141,11 @@ lab_status lab_loader_new(const lab_dataset *ds, const int *items, int n_items, 
   l->items = lab_xmalloc((size_t)n_items * sizeof(int));
   for (int i = 0; i < n_items; i++) l->items[i] = items ? items[i] : i;
   l->perm = lab_xmalloc((size_t)n_items * sizeof(int));
-  size_t per_slot = (size_t)cfg->batch * l->sample_floats;
+  const int slot_n = cfg->shard_n ? cfg->shard_n : cfg->batch; /* samples a slot holds */
+  size_t per_slot = (size_t)slot_n * l->sample_floats;
   l->xbuf = lab_trymalloc((size_t)l->n_slots * per_slot * sizeof(float));
-  l->ybuf = lab_xmalloc((size_t)l->n_slots * (size_t)cfg->batch * sizeof(int32_t));
-  l->sbuf = lab_xmalloc((size_t)l->n_slots * (size_t)cfg->batch * sizeof(int32_t));
+  l->ybuf = lab_xmalloc((size_t)l->n_slots * (size_t)slot_n * sizeof(int32_t));
+  l->sbuf = lab_xmalloc((size_t)l->n_slots * (size_t)slot_n * sizeof(int32_t));
   l->slots = lab_xcalloc((size_t)l->n_slots, sizeof(lab_batch));
   lab_transform_ws_init(&l->ws, &cfg->tf);
   pthread_mutex_init(&l->mu, NULL);
@@ -151,8 +158,8 @@ lab_status lab_loader_new(const lab_dataset *ds, const int *items, int n_items, 
   }
   for (int s = 0; s < l->n_slots; s++) {
     l->slots[s].x = l->xbuf + (size_t)s * per_slot;
-    l->slots[s].y = l->ybuf + (size_t)s * cfg->batch;
-    l->slots[s].sample = l->sbuf + (size_t)s * cfg->batch;
+    l->slots[s].y = l->ybuf + (size_t)s * slot_n;
+    l->slots[s].sample = l->sbuf + (size_t)s * slot_n;
   }
   if (cfg->threaded) {
     if (pthread_create(&l->thread, NULL, worker_main, l) != 0) {

@@ -11,6 +11,9 @@
  * timing. lab_loader_tell / lab_loader_seek save and restore the position so that a resumed
  * run sees exactly the batches an uninterrupted one would.
  *
+ * A shard (cfg.shard_offset/shard_n) renders one replica's slice of every batch only, so K
+ * data-parallel ranks share the pre-processing instead of each rendering the whole batch.
+ *
  * Shape letters: N samples in a batch (<= B), C H W one network input.
  */
 #ifndef LAB_LOADER_H
@@ -30,6 +33,10 @@ typedef struct lab_loader_cfg {
   int prefetch;     /* batches prepared ahead, >= 1 (2 = double buffering behind the held one) */
   int threaded;     /* 1: a background thread; 0: render inside lab_loader_next (same batches) */
   lab_transform_cfg tf;
+  /* Data-parallel replicas (lab/train.h): render and deliver only the samples [shard_offset,
+   * shard_offset + shard_n) of every batch, with the order and augmentation they have in the
+   * whole batch (N = shard_n). shard_n 0: the whole batch. Needs drop_last (full batches). */
+  int shard_offset, shard_n;
 } lab_loader_cfg;
 
 /* Batch B, keep the last partial batch, shuffle, prefetch 2, threaded, with the given
@@ -62,7 +69,7 @@ void lab_loader_tell(const lab_loader *l, int *epoch, int *batch);
  * [0, batches_per_epoch) or epoch < 0. */
 lab_status lab_loader_seek(lab_loader *l, int epoch, int batch, lab_error *err);
 /* The dataset indices of batch (epoch, batch) in order: n_out = its size (what the loader will
- * deliver there; no rendering). idx: (B), out. Allocates a temporary order (not for the step
+ * deliver there, before any shard is taken; no rendering). idx: (B), out. Allocates a temporary order (not for the step
  * loop: for tests, logs and checks). */
 void lab_loader_batch_items(const lab_loader *l, int epoch, int batch, int *idx, int *n_out);
 /* Stops and joins the thread, frees the buffers; accepts NULL. */

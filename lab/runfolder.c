@@ -165,7 +165,8 @@ lab_status lab_run_summary_write(const char *path, const lab_run_summary *s, lab
   NUM("ema_val_top5_error", s->ema_val_top5_error);
   NUM("train_seconds", s->train_seconds);
   NUM("images_per_second", s->images_per_second);
-  lab_strbuf_printf(&b, "  \"threads\": %d,\n  \"batch\": %d,\n", s->threads, s->batch);
+  lab_strbuf_printf(&b, "  \"threads\": %d,\n  \"ranks\": %d,\n  \"batch\": %d,\n", s->threads,
+                    s->ranks > 0 ? s->ranks : 1, s->batch);
   lab_strbuf_printf(&b, "  \"params\": %llu,\n  \"macs\": %llu,\n", (unsigned long long)s->params,
                     (unsigned long long)s->macs);
   lab_strbuf_printf(&b, "  \"peak_memory_bytes\": %llu,\n", (unsigned long long)s->peak_memory_bytes);

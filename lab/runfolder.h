@@ -54,6 +54,7 @@ typedef struct lab_run_summary {
   double val_top1_error, val_top5_error, ema_val_top1_error, ema_val_top5_error;
   double train_seconds, images_per_second;
   int threads, batch;
+  int ranks;               /* data-parallel processes (lab train under mpirun); 0 is written as 1 */
   uint64_t params, macs;
   uint64_t peak_memory_bytes;
   const char *error;       /* failure message */

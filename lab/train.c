@@ -1,7 +1,9 @@
 /* train.c: the training run and its evaluation (see train.h; paper Sect. 8; run folder format:
- * /work/notes/run-contract.md and README "Runs").
+ * /work/notes/run-contract.md and README "Runs"), on one process or data-parallel over the
+ * ranks of a lab_dist (train.h "Data-parallel").
  *
- * Shape letters: N samples in a batch (<= B, the planned batch), K classes.
+ * Shape letters: N samples in a batch (<= B, the planned batch), K classes. Data-parallel:
+ * B is the global batch, the graph is planned for this rank's B / ranks.
  */
 #include "lab/train.h"
 
@@ -20,6 +22,7 @@
 #include "lab/checkpoint.h"
 #include "lab/ema.h"
 #include "lab/gemm.h"
+#include "lab/layers.h"
 #include "lab/loader.h"
 #include "lab/loss.h"
 #include "lab/optim.h"
@@ -154,6 +157,12 @@ void lab_softmax(const float *logits, int n, int k, float *p) {
 
 typedef struct run {
   const lab_train_job *job;
+  const lab_dist *dist;   /* NULL: one process */
+  int ranks, rank;        /* 1, 0 for one process */
+  int local_batch;        /* B / ranks: this rank's share of every batch */
+  int writer;             /* rank 0: writes the run folder and reports progress */
+  lab_ctx_sync sync;      /* BN/dropout synchronisation (ranks > 1) */
+  double *sync_work;
   lab_data_cfg dc;
   lab_train_cfg tc;
   lab_graph *g;
@@ -190,7 +199,7 @@ static void logf_(run *r, int to_stderr, const char *fmt, ...) {
     va_end(ap);
     fflush(r->log);
   }
-  if (to_stderr && !r->job->quiet) {
+  if (to_stderr && !r->job->quiet && r->writer) {
     va_start(ap, fmt);
     if (r->tty) fputs("\r\033[K", stderr);
     vfprintf(stderr, fmt, ap);
@@ -242,51 +251,89 @@ static lab_status setup_data(run *r, lab_error *err) {
   lab_loader_cfg_default(&lc, r->batch, (uint64_t)job->seed, &ttf);
   lc.drop_last = 1;
   lc.prefetch = (int)r->dc.prefetch;
+  if (r->ranks > 1) {
+    /* the whole batch's order and augmentation, this rank's samples only */
+    lc.shard_offset = r->rank * r->local_batch;
+    lc.shard_n = r->local_batch;
+  }
   if ((st = lab_loader_new(r->train_ds, r->train_idx, r->n_train, &lc, &r->train_ld, err)) != LAB_STATUS_OK)
     return st;
+  /* evaluation: a contiguous slice of the images per rank (none for a rank beyond them) */
   lab_loader_cfg ec;
-  lab_loader_cfg_default(&ec, r->batch, (uint64_t)job->seed, &tf);
+  lab_loader_cfg_default(&ec, r->local_batch, (uint64_t)job->seed, &tf);
   ec.shuffle = 0;
   ec.drop_last = 0;
   ec.prefetch = (int)r->dc.prefetch;
-  if ((st = lab_loader_new(r->test_ds, r->test_idx, r->n_test, &ec, &r->test_ld, err)) != LAB_STATUS_OK) return st;
-  if (r->n_val > 0 &&
-      (st = lab_loader_new(r->train_ds, r->val_idx, r->n_val, &ec, &r->val_ld, err)) != LAB_STATUS_OK)
+  int t0 = (int)((long long)r->n_test * r->rank / r->ranks), t1 = (int)((long long)r->n_test * (r->rank + 1) / r->ranks);
+  if (t1 > t0 &&
+      (st = lab_loader_new(r->test_ds, r->test_idx + t0, t1 - t0, &ec, &r->test_ld, err)) != LAB_STATUS_OK)
+    return st;
+  int v0 = (int)((long long)r->n_val * r->rank / r->ranks), v1 = (int)((long long)r->n_val * (r->rank + 1) / r->ranks);
+  if (v1 > v0 && (st = lab_loader_new(r->train_ds, r->val_idx + v0, v1 - v0, &ec, &r->val_ld, err)) != LAB_STATUS_OK)
     return st;
   return LAB_STATUS_OK;
 }
 
-/* Top-1 / top-5 error (%) of the graph's current weights on every batch of ld (epoch 0). */
-static void evaluate(run *r, lab_loader *ld, double *e1, double *e5) {
-  lab_error err;
-  lab_status st = lab_loader_seek(ld, 0, 0, &err);
-  LAB_ASSERT(st == LAB_STATUS_OK, "%s", err.msg);
-  int nb = lab_loader_batches_per_epoch(ld);
-  long long c1 = 0, c5 = 0, total = 0;
+/* Top-1 / top-5 error (%) of the graph's current weights on every batch of ld (epoch 0),
+ * summed over the ranks (each evaluates its slice; ld NULL: an empty slice). Collective. */
+static lab_status evaluate(run *r, lab_loader *ld, double *e1, double *e5, lab_error *err) {
+  double counts[3] = {0, 0, 0}; /* top-1 correct, top-5 correct, images: exact in double */
   int top5 = r->k < 5 ? r->k : 5;
-  for (int b = 0; b < nb; b++) {
-    const lab_batch *bt = lab_loader_next(ld);
-    lab_ctx ctx = {.train = 0, .batch = bt->n, .rng = &r->dropout_rng};
-    lab_graph_forward(r->g, bt->x, &ctx);
-    const float *z = lab_graph_act(r->g, r->out_logits);
-    c1 += lab_loss_topk_correct(z, bt->y, bt->n, r->k, 1);
-    c5 += lab_loss_topk_correct(z, bt->y, bt->n, r->k, top5);
-    total += bt->n;
+  if (ld) {
+    lab_status st = lab_loader_seek(ld, 0, 0, err);
+    LAB_ASSERT(st == LAB_STATUS_OK, "%s", err->msg);
+    int nb = lab_loader_batches_per_epoch(ld);
+    for (int b = 0; b < nb; b++) {
+      const lab_batch *bt = lab_loader_next(ld);
+      lab_ctx ctx = {.train = 0, .batch = bt->n, .rng = &r->dropout_rng};
+      lab_graph_forward(r->g, bt->x, &ctx);
+      const float *z = lab_graph_act(r->g, r->out_logits);
+      counts[0] += lab_loss_topk_correct(z, bt->y, bt->n, r->k, 1);
+      counts[1] += lab_loss_topk_correct(z, bt->y, bt->n, r->k, top5);
+      counts[2] += bt->n;
+    }
   }
-  *e1 = 100.0 * (double)(total - c1) / (double)total;
-  *e5 = 100.0 * (double)(total - c5) / (double)total;
+  if (r->dist) {
+    lab_status st = lab_dist_sum_double(r->dist, counts, 3, err);
+    if (st != LAB_STATUS_OK) return st;
+  }
+  *e1 = 100.0 * (counts[2] - counts[0]) / counts[2];
+  *e5 = 100.0 * (counts[2] - counts[1]) / counts[2];
+  return LAB_STATUS_OK;
 }
 
-/* Raw and EMA errors on the test set (and validation split) into row. */
-static void evaluate_all(run *r, metric_row *row) {
-  evaluate(r, r->test_ld, &row->v[M_T1], &row->v[M_T5]);
-  if (r->val_ld) evaluate(r, r->val_ld, &row->v[M_V1], &row->v[M_V5]);
+/* Raw and EMA errors on the test set (and validation split) into row. Collective. */
+static lab_status evaluate_all(run *r, metric_row *row, lab_error *err) {
+  lab_status st;
+  int val = r->n_val > 0;
+  if ((st = evaluate(r, r->test_ld, &row->v[M_T1], &row->v[M_T5], err)) != LAB_STATUS_OK) return st;
+  if (val && (st = evaluate(r, r->val_ld, &row->v[M_V1], &row->v[M_V5], err)) != LAB_STATUS_OK) return st;
   if (r->have_ema) {
     lab_ema_swap(&r->ema);
-    evaluate(r, r->test_ld, &row->v[M_E1], &row->v[M_E5]);
-    if (r->val_ld) evaluate(r, r->val_ld, &row->v[M_EV1], &row->v[M_EV5]);
+    st = evaluate(r, r->test_ld, &row->v[M_E1], &row->v[M_E5], err);
+    if (st == LAB_STATUS_OK && val) st = evaluate(r, r->val_ld, &row->v[M_EV1], &row->v[M_EV5], err);
     lab_ema_swap(&r->ema);
   }
+  return st;
+}
+
+/* The ranks agree on failure: returns st, or when st is OK but another rank failed,
+ * LAB_ERR_STATE saying so (that rank reports its own error). Collective; called after every
+ * step that can fail on some ranks only (rank 0's files), before the next collective. */
+static lab_status agree(run *r, lab_status st, lab_error *err) {
+  if (!r->dist || r->ranks <= 1) return st;
+  double failed = st != LAB_STATUS_OK;
+  lab_error e2;
+  lab_status cst = lab_dist_sum_double(r->dist, &failed, 1, &e2);
+  if (st != LAB_STATUS_OK) return st;
+  if (cst != LAB_STATUS_OK) {
+    *err = e2;
+    return cst;
+  }
+  if (failed > 0)
+    return lab_error_set(err, LAB_ERR_STATE, "rank %d of %d: stopping because %g other rank(s) failed", r->rank,
+                         r->ranks, failed);
+  return LAB_STATUS_OK;
 }
 
 /* === files === */
@@ -405,6 +452,7 @@ static void fill_summary(run *r, lab_run_summary *s, const char *status) {
   long long imgs = r->train_ld ? (long long)r->n_rows * lab_loader_batches_per_epoch(r->train_ld) * r->batch : 0;
   s->images_per_second = s->train_seconds > 0 ? (double)imgs / s->train_seconds : NAN;
   s->threads = r->threads;
+  s->ranks = r->ranks;
   s->batch = r->batch;
   lab_cost c = lab_graph_cost(r->g, NULL);
   s->params = c.n_params;
@@ -440,8 +488,11 @@ static const char *first_nonfinite_grad(lab_graph *g) {
 lab_status lab_train_step(const lab_step *s, const float *x, const int32_t *y, int n, double lr,
                           int64_t global_step, lab_step_result *res) {
   lab_graph *g = s->g;
-  lab_ctx ctx = {.train = 1, .batch = n, .rng = s->rng};
+  const int ranks = s->dist ? s->dist->size : 1;
+  LAB_ASSERT(ranks == 1 || (s->sync && s->sync->global_batch == n * ranks), "data-parallel step without sync");
+  lab_ctx ctx = {.train = 1, .batch = n, .rng = s->rng, .sync = ranks > 1 ? s->sync : NULL};
   int aux = s->out_aux >= 0 && s->aux_weight > 0.0f;
+  lab_error err;
   res->bad[0] = '\0';
   res->grad_norm = NAN;
   res->correct = 0;
@@ -452,16 +503,35 @@ lab_status lab_train_step(const lab_step *s, const float *x, const int32_t *y, i
   if (aux)
     res->loss += (double)s->aux_weight *
                  lab_loss_xent_forward(lab_graph_act(g, s->out_aux), y, n, s->k, s->label_smoothing, s->prob_aux);
+  res->correct = isfinite(res->loss) ? lab_loss_topk_correct(z, y, n, s->k, 1) : 0;
+  if (ranks > 1) {
+    /* the global batch's mean loss (equal shares) and count; a non-finite loss on any rank
+     * makes the sum non-finite, so every rank takes the same branch below */
+    double v[2] = {res->loss, (double)res->correct};
+    lab_status st = lab_dist_sum_double(s->dist, v, 2, &err);
+    LAB_ASSERT(st == LAB_STATUS_OK, "training step: %s", err.msg);
+    res->loss = v[0] / ranks;
+    res->correct = (int)v[1];
+  }
   if (!isfinite(res->loss)) {
     int id = first_nonfinite_node(g, n);
     snprintf(res->bad, sizeof res->bad, "%s", id >= 0 ? lab_graph_node(g, id)->path : "(loss)");
     return LAB_ERR_NUMERIC;
   }
-  res->correct = lab_loss_topk_correct(z, y, n, s->k, 1);
   lab_graph_backward_begin(g, n);
   lab_loss_xent_backward(s->prob, y, n, s->k, s->label_smoothing, 1.0f, lab_graph_dact(g, s->out_logits));
   if (aux) lab_loss_xent_backward(s->prob_aux, y, n, s->k, s->label_smoothing, s->aux_weight, lab_graph_dact(g, s->out_aux));
   lab_graph_backward(g, &ctx);
+  if (ranks > 1) {
+    /* each rank's gradient is that of its own B/K-sample mean: the global batch mean's is
+     * their sum over ranks / K */
+    size_t ng;
+    float *grad = lab_graph_grad_slab(g, &ng);
+    lab_status st = lab_dist_sum_float(s->dist, grad, ng, &err);
+    LAB_ASSERT(st == LAB_STATUS_OK, "training step: %s", err.msg);
+    const float inv = 1.0f / (float)ranks;
+    for (size_t i = 0; i < ng; i++) grad[i] *= inv;
+  }
   res->grad_norm = lab_clip_grad_norm(lab_graph_params(g), s->clip_norm);
   if (!isfinite(res->grad_norm)) {
     snprintf(res->bad, sizeof res->bad, "%s (gradient)", first_nonfinite_grad(g));
@@ -475,7 +545,7 @@ lab_status lab_train_step(const lab_step *s, const float *x, const int32_t *y, i
 /* === the run === */
 
 static void progress(run *r, long epoch, int step, int n_steps, double loss, double ips, double eta) {
-  if (r->job->quiet) return;
+  if (r->job->quiet || !r->writer) return;
   int eta_m = (int)(eta / 60.0), eta_s = (int)fmod(eta, 60.0);
   if (r->tty)
     fprintf(stderr, "\r\033[Kepoch %ld/%ld step %d/%d loss %.4f %.1f img/s ETA %d:%02d", epoch + 1, r->tc.epochs,
@@ -491,8 +561,10 @@ static lab_status setup(run *r, lab_error *err) {
   /* the folder first, so that every later failure can leave a summary saying why */
   lab_train_config_hash(job->row, r->hash);
   snprintf(r->dir, sizeof r->dir, "%s", job->out_dir);
-  if ((st = lab_mkdirs(r->dir, err)) != LAB_STATUS_OK) return st;
-  r->folder_ok = 1;
+  if (r->writer) {
+    if ((st = lab_mkdirs(r->dir, err)) != LAB_STATUS_OK) return st;
+    r->folder_ok = 1;
+  }
   snprintf(r->path_ckpt, sizeof r->path_ckpt, "%s/checkpoint.bin", r->dir);
   snprintf(r->path_metrics, sizeof r->path_metrics, "%s/metrics.tsv", r->dir);
   snprintf(r->path_summary, sizeof r->path_summary, "%s/summary.json", r->dir);
@@ -501,7 +573,15 @@ static lab_status setup(run *r, lab_error *err) {
   r->in = lab_graph_shape(r->g, 0);
   if ((st = lab_train_cfg_read(job->row, &r->dc, &r->tc, err)) != LAB_STATUS_OK) return st;
   r->batch = (int)r->tc.batch;
-  r->threads = job->threads > 0 ? job->threads : (int)r->tc.threads;
+  if (r->batch % r->ranks != 0)
+    return lab_error_set(err, LAB_ERR_CONFIG,
+                         "train.batch %d does not split over %d ranks: data-parallel training needs a multiple of "
+                         "the rank count (e.g. train.batch=%d)",
+                         r->batch, r->ranks, (r->batch / r->ranks + 1) * r->ranks);
+  r->local_batch = r->batch / r->ranks;
+  /* the machine's cores are shared by the ranks on it */
+  r->threads = job->threads > 0 ? job->threads : (int)r->tc.threads / r->ranks;
+  if (r->threads < 1) r->threads = 1;
   omp_set_num_threads(r->threads);
   lab_gemm_set_threads(r->threads);
   r->out_logits = lab_graph_output(r->g, "logits");
@@ -513,8 +593,22 @@ static lab_status setup(run *r, lab_error *err) {
     return lab_error_set(err, LAB_ERR_CONFIG, "aux_logits has %zu values per sample, logits %d",
                          lab_shape_numel(lab_graph_shape(r->g, r->out_aux)), r->k);
   if ((st = setup_data(r, err)) != LAB_STATUS_OK) return st;
-  if (lab_graph_batch(r->g) == 0 && (st = lab_graph_plan(r->g, r->batch, err)) != LAB_STATUS_OK) return st;
-  LAB_ASSERT(lab_graph_batch(r->g) >= r->batch, "graph planned for %d < batch %d", lab_graph_batch(r->g), r->batch);
+  if (lab_graph_batch(r->g) == 0 && (st = lab_graph_plan(r->g, r->local_batch, err)) != LAB_STATUS_OK) return st;
+  LAB_ASSERT(lab_graph_batch(r->g) >= r->local_batch, "graph planned for %d < batch %d", lab_graph_batch(r->g),
+             r->local_batch);
+  if (r->ranks > 1) {
+    /* workspace for synchronised BN: 2C + 1 doubles for the widest batchnorm */
+    size_t work = 1;
+    for (int id = 1; id < lab_graph_n_nodes(r->g); id++) {
+      const lab_node *nd = lab_graph_node(r->g, id);
+      if (nd->layer.ops == &lab_batchnorm_ops && 2 * (size_t)nd->layer.in[0].c + 1 > work)
+        work = 2 * (size_t)nd->layer.in[0].c + 1;
+    }
+    r->sync_work = lab_xmalloc(work * sizeof(double));
+    r->sync = (lab_ctx_sync){.sum = lab_dist_sum_hook, .user = (void *)r->dist, .work = r->sync_work,
+                             .work_len = work, .sample_offset = r->rank * r->local_batch,
+                             .global_batch = r->batch};
+  }
 
   lab_rng root;
   lab_rng_seed(&root, (uint64_t)job->seed);
@@ -548,11 +642,22 @@ static lab_status setup(run *r, lab_error *err) {
   r->sched.warmup_start = r->tc.warmup_start;
   if ((st = lab_lr_schedule_check(&r->sched, err)) != LAB_STATUS_OK) return st;
 
-  r->prob = lab_xmalloc(sizeof(float) * (size_t)r->batch * (size_t)r->k);
-  r->prob_aux = lab_xmalloc(sizeof(float) * (size_t)r->batch * (size_t)r->k);
+  r->prob = lab_xmalloc(sizeof(float) * (size_t)r->local_batch * (size_t)r->k);
+  r->prob_aux = lab_xmalloc(sizeof(float) * (size_t)r->local_batch * (size_t)r->k);
   r->rows = lab_xcalloc((size_t)r->tc.epochs, sizeof(metric_row));
 
   return LAB_STATUS_OK;
+}
+
+/* Rank 0's initial parameters and buffers to every rank: identical by the seed already, the
+ * copy makes it so whatever each rank's build. Collective. */
+static lab_status share_initial(run *r, lab_error *err) {
+  if (r->ranks <= 1) return LAB_STATUS_OK;
+  size_t np, nb;
+  float *params = lab_graph_param_slab(r->g, &np), *bufs = lab_graph_buffer_slab(r->g, &nb);
+  lab_status st = lab_dist_broadcast(r->dist, params, np * sizeof(float), 0, err);
+  if (st == LAB_STATUS_OK && nb) st = lab_dist_broadcast(r->dist, bufs, nb * sizeof(float), 0, err);
+  return st;
 }
 
 static void teardown(run *r) {
@@ -564,6 +669,7 @@ static void teardown(run *r) {
   if (r->have_opt) lab_optim_free(&r->opt);
   free(r->prob);
   free(r->prob_aux);
+  free(r->sync_work);
   free(r->rows);
   free(r->train_idx);
   free(r->val_idx);
@@ -608,32 +714,47 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
   res->nan_step = -1;
   res->test_top1_error = res->test_top5_error = res->ema_test_top1_error = res->ema_test_top5_error = NAN;
   r.tty = isatty(2);
-  lab_status st = setup(&r, err);
+  r.dist = job->dist && job->dist->size > 1 ? job->dist : NULL;
+  r.ranks = r.dist ? r.dist->size : 1;
+  r.rank = r.dist ? r.dist->rank : 0;
+  r.writer = r.rank == 0;
+  /* every rank passes each agree() below, failed or not: a rank never waits for ever in a
+   * collective that another one skipped */
+  lab_status st = agree(&r, setup(&r, err), err);
   long epoch0 = 0;
   int64_t gstep = 0;
-  if (st == LAB_STATUS_OK) st = maybe_resume(&r, &epoch0, &gstep, err);
   if (st == LAB_STATUS_OK) {
+    st = share_initial(&r, err);
+    if (st == LAB_STATUS_OK) st = maybe_resume(&r, &epoch0, &gstep, err);
+    st = agree(&r, st, err);
+  }
+  const int all_ok = st == LAB_STATUS_OK; /* the same on every rank */
+  if (all_ok && r.writer) {
     char lp[4200];
     snprintf(lp, sizeof lp, "%s/log.txt", r.dir);
     r.log = fopen(lp, epoch0 > 0 ? "a" : "w");
     if (!r.log) st = lab_error_set(err, LAB_ERR_IO, "cannot write %s: %s", lp, strerror(errno));
+    if (st == LAB_STATUS_OK) st = write_config(&r, err);
+    if (st == LAB_STATUS_OK && epoch0 == 0) {
+      /* a fresh run: an old summary would claim a finished state, an old checkpoint would be
+       * resumed by a later --resume against these new metrics */
+      remove(r.path_summary);
+      remove(r.path_ckpt);
+      st = write_metrics(&r, err);
+    }
   }
-  if (st == LAB_STATUS_OK) st = write_config(&r, err);
-  if (st == LAB_STATUS_OK && epoch0 == 0) {
-    /* a fresh run: an old summary would claim a finished state, an old checkpoint would be
-     * resumed by a later --resume against these new metrics */
-    remove(r.path_summary);
-    remove(r.path_ckpt);
-    st = write_metrics(&r, err);
-  }
+  if (all_ok) st = agree(&r, st, err); /* rank 0's files */
   if (st != LAB_STATUS_OK) goto fail;
 
   lab_cost cost = lab_graph_cost(r.g, NULL);
+  char par[96] = "";
+  if (r.ranks > 1)
+    snprintf(par, sizeof par, " (data-parallel: %d ranks x %d)", r.ranks, r.local_batch);
   logf_(&r, 1, "train: %s / %s seed %ld: %s, input %dx%dx%d, %d classes, %d train / %d val / %d test images, "
-               "batch %d, %d threads, %llu params, %.1f MMACs/image%s\n",
+               "batch %d%s, %d threads%s, %llu params, %.1f MMACs/image%s\n",
         job->experiment, job->variant, job->seed, lab_data_names[r.dc.dataset], r.in.c, r.in.h, r.in.w, r.k,
-        r.n_train, r.n_val, r.n_test, r.batch, r.threads, (unsigned long long)cost.n_params, (double)cost.macs / 1e6,
-        epoch0 > 0 ? " (resumed)" : "");
+        r.n_train, r.n_val, r.n_test, r.batch, par, r.threads, r.ranks > 1 ? " per rank" : "",
+        (unsigned long long)cost.n_params, (double)cost.macs / 1e6, epoch0 > 0 ? " (resumed)" : "");
   if (epoch0 > 0) logf_(&r, 1, "train: resumed after epoch %ld (step %lld)\n", epoch0, (long long)gstep);
   if ((st = lab_loader_seek(r.train_ld, (int)epoch0, 0, err)) != LAB_STATUS_OK) goto fail;
 
@@ -641,7 +762,8 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
   lab_step step = {.g = r.g, .out_logits = r.out_logits, .out_aux = r.out_aux, .k = r.k,
                    .label_smoothing = (float)r.tc.label_smoothing, .aux_weight = (float)r.tc.aux_weight,
                    .clip_norm = r.tc.clip_norm, .opt = &r.opt, .ema = r.have_ema ? &r.ema : NULL,
-                   .rng = &r.dropout_rng, .prob = r.prob, .prob_aux = r.prob_aux};
+                   .rng = &r.dropout_rng, .prob = r.prob, .prob_aux = r.prob_aux, .dist = r.dist,
+                   .sync = r.dist ? &r.sync : NULL};
   double cum_sec = epoch0 > 0 ? r.rows[epoch0 - 1].v[M_SEC] : 0.0;
   long stop_at = job->stop_after_epochs > 0 ? job->stop_after_epochs : r.tc.epochs;
   for (long epoch = epoch0; epoch < r.tc.epochs && epoch < stop_at; epoch++) {
@@ -672,7 +794,7 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
         sm.nan_step = (long long)gstep;
         sm.nan_node = bad;
         lab_error e2;
-        lab_run_summary_write(r.path_summary, &sm, &e2);
+        if (r.writer) lab_run_summary_write(r.path_summary, &sm, &e2);
         st = lab_error_set(err, LAB_ERR_NUMERIC, "%s: non-finite loss at step %lld (epoch %ld): first non-finite "
                                                  "values in %s",
                            r.dir, (long long)gstep, epoch + 1, bad);
@@ -681,9 +803,9 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
         return st;
       }
       correct += sr.correct;
-      seen += n;
+      seen += (long long)n * r.ranks; /* the global batch's: the loss and count are summed */
       gstep++;
-      loss_sum += loss * n;
+      loss_sum += loss * n * r.ranks;
       double t = now_s();
       if ((s + 1) % r.tc.log_every == 0 || (r.tty && t - last_print > 0.5) || s + 1 == n_steps) {
         double ips = (double)seen / (t - t0);
@@ -710,15 +832,19 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
     row->v[M_TRAIN1] = 100.0 * (double)(seen - correct) / (double)seen;
     row->v[M_SEC] = cum_sec;
     row->v[M_IPS] = (double)seen / t_train;
-    if ((epoch + 1) % r.tc.eval_every == 0 || epoch + 1 == r.tc.epochs) evaluate_all(&r, row);
+    if (((epoch + 1) % r.tc.eval_every == 0 || epoch + 1 == r.tc.epochs) &&
+        (st = evaluate_all(&r, row, err)) != LAB_STATUS_OK)
+      goto fail;
     r.n_rows++;
     logf_(&r, 1, "epoch %ld/%ld: loss %.4f train err %.2f%% | test err top1 %.2f%% top5 %.2f%% | EMA top1 %.2f%% "
                  "top5 %.2f%% | %.1f img/s, %.0f s (eval %.1f s)\n",
           epoch + 1, r.tc.epochs, row->v[M_LOSS], row->v[M_TRAIN1], row->v[M_T1], row->v[M_T5], row->v[M_E1],
           row->v[M_E5], row->v[M_IPS], cum_sec, now_s() - t0 - t_train);
-    if ((st = write_metrics(&r, err)) != LAB_STATUS_OK) goto fail;
-    lab_ckpt_state cs = ckpt_state(&r, epoch + 1, gstep);
-    if ((st = lab_ckpt_save(r.path_ckpt, &cs, err)) != LAB_STATUS_OK) goto fail;
+    if (r.writer && (st = write_metrics(&r, err)) == LAB_STATUS_OK) {
+      lab_ckpt_state cs = ckpt_state(&r, epoch + 1, gstep);
+      st = lab_ckpt_save(r.path_ckpt, &cs, err);
+    }
+    if ((st = agree(&r, st, err)) != LAB_STATUS_OK) goto fail;
   }
   res->epochs = r.n_rows;
   res->finished = r.n_rows == r.tc.epochs;
@@ -732,7 +858,8 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
     res->train_seconds = sm.train_seconds;
     res->images_per_second = sm.images_per_second;
     res->final_train_loss = r.n_rows ? r.rows[r.n_rows - 1].v[M_LOSS] : NAN;
-    if (res->finished && (st = lab_run_summary_write(r.path_summary, &sm, err)) != LAB_STATUS_OK) goto fail;
+    if (res->finished && r.writer && (st = lab_run_summary_write(r.path_summary, &sm, err)) != LAB_STATUS_OK)
+      goto fail;
   }
   teardown(&r);
   return LAB_STATUS_OK;

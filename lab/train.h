@@ -15,6 +15,20 @@
  * checkpoint); with a fixed thread count two runs give identical metrics, and a resumed run
  * ends with the metrics of an uninterrupted one.
  *
+ * Data-parallel (job->dist of K > 1 ranks, `mpirun -np K lab train`; lab/dist.h): every rank
+ * runs the same loader (same seed, same order) and renders only its slice [r*B/K, (r+1)*B/K)
+ * of each global batch of B (loader shards); the step above runs on the slice with batch norm
+ * synchronised over the ranks and dropout masks drawn for the whole batch (lab_ctx_sync), then
+ * the gradient slab is summed over the ranks (one all-reduce) and divided by K: each rank's
+ * loss is the mean over its B/K samples, so that is the gradient of the global batch's mean
+ * loss. Clipping, optimizer and EMA then run alike on every rank (the parameters, broadcast
+ * from rank 0 at the start, stay identical). The step's loss and top-1 count are the global
+ * batch's. Evaluation: each rank takes a contiguous slice of the test (and validation) images
+ * and the correct counts are summed. Only rank 0 writes files; every rank reads the checkpoint
+ * on --resume. A failure on one rank is agreed at the next synchronisation point (setup, each
+ * epoch's files) so that no rank waits for ever. K replicas of B/K give the result of one
+ * process on B up to summation order (tests/test_dist.c).
+ *
  * Errors in percent everywhere (100 - accuracy).
  */
 #ifndef LAB_TRAIN_H
@@ -24,6 +38,7 @@
 
 #include "lab/config.h"
 #include "lab/data.h"
+#include "lab/dist.h"
 #include "lab/graph.h"
 #include "lab/status.h"
 #include "lab/train_cfg.h"
@@ -43,6 +58,10 @@ typedef struct lab_train_job {
                                 interrupted; no summary), for tests of --resume */
   /* Optional in-memory datasets instead of data.dataset/dir (tests); borrowed. */
   const lab_dataset *train_set, *test_set;
+  /* NULL (or size 1): one process. Else this rank's communicator: every rank calls
+   * lab_train_run with the same job, and the run is trained data-parallel (above);
+   * train.batch must be a multiple of dist->size. Borrowed. lab sweep keeps NULL. */
+  const lab_dist *dist;
 } lab_train_job;
 
 typedef struct lab_train_result {
@@ -68,19 +87,26 @@ typedef struct lab_step {
   lab_ema *ema;                /* NULL: no average */
   lab_rng *rng;                /* dropout stream */
   float *prob, *prob_aux;      /* (planned batch, K) workspace */
+  /* Data-parallel: NULL (or size 1) for one process. Else the step's x is this rank's slice
+   * of the global batch, sync (required) synchronises BN and dropout over the ranks, and the
+   * loss, the top-1 count and the gradients are summed over the ranks. */
+  const lab_dist *dist;
+  const lab_ctx_sync *sync;
 } lab_step;
 
 typedef struct lab_step_result {
-  double loss;        /* main loss + aux_weight * aux loss (label-smoothed, batch mean) */
+  double loss;        /* main loss + aux_weight * aux loss (label-smoothed, (global) batch mean) */
   double grad_norm;   /* before clipping */
-  int correct;        /* top-1 correct in the batch (training-mode logits) */
+  int correct;        /* top-1 correct in the (global) batch (training-mode logits) */
   char bad[256];      /* when non-finite: the first node with non-finite activations, or
                          "<param> (gradient)" */
 } lab_step_result;
 
-/* zero grads, forward (train), loss, backward, clip, optimizer step at lr, EMA update at
- * global_step. x: (N, input shape), y: (N). LAB_ERR_NUMERIC (no update made) when the loss
- * or the gradient norm is not finite, with res->bad naming where. Never allocates. */
+/* zero grads, forward (train), loss, backward, [sum over ranks], clip, optimizer step at lr,
+ * EMA update at global_step. x: (N, input shape), y: (N): N = this rank's samples.
+ * LAB_ERR_NUMERIC (no update made) when the loss or the gradient norm is not finite, with
+ * res->bad naming where (on every rank alike: the test uses the summed values). A failed
+ * all-reduce aborts (the ranks are out of step). Never allocates. */
 lab_status lab_train_step(const lab_step *s, const float *x, const int32_t *y, int n, double lr,
                           int64_t global_step, lab_step_result *res);
 
