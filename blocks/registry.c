@@ -50,12 +50,12 @@ int blk_conv_unit(blk_builder *b, const char *name, int x, const blk_conv *c) {
   }
   lab_graph_push_scope(b->g, "%s", name);
   int y = add(b, "conv", &cfg, &x, 1);
-  if (y > 0 && bn) {
+  if (y > 0 && bn) { /* BN with the unit's ReLU fused in (batchnorm.c), unless linear */
     lab_layer_cfg bcfg = {.ops = &lab_batchnorm_ops};
-    bcfg.bn = (lab_bn_cfg){.eps = (float)b->opt.bn_eps, .momentum = (float)b->opt.bn_momentum};
+    bcfg.bn = (lab_bn_cfg){.eps = (float)b->opt.bn_eps, .momentum = (float)b->opt.bn_momentum, .relu = !c->linear};
     y = add(b, "bn", &bcfg, &y, 1);
   }
-  if (y > 0 && !c->linear) {
+  if (y > 0 && !bn && !c->linear) {
     lab_layer_cfg rcfg = {.ops = &lab_relu_ops};
     y = add(b, "relu", &rcfg, &y, 1);
   }

@@ -14,6 +14,9 @@
  * M = 1 has no unbiased variance: PyTorch raises ("Expected more than 1 value per channel");
  * here it is an assertion, so callers must not train on a batch of 1 through a (C,1,1) BN.
  * Evaluation: running statistics, and backward is that of the affine map it then is.
+ * cfg.bn.relu fuses the ReLU that follows BN in every conv unit (blocks/registry.c): forward
+ * writes max(BN(x), 0) with relu.c's expression, backward masks dy by y > 0 as relu.c does, so
+ * the results equal BN then ReLU bit for bit, with one pass and one activation buffer less.
  * backward follows ctx->train, which must be the mode of the preceding forward.
  *
  * Statistics are summed in double, two passes (mean, then squared deviations), like PyTorch's
@@ -115,25 +118,67 @@ static double chan_sum(const float *x, int n, size_t stride, size_t hw, int sq, 
   return lanes_total(acc);
 }
 
-/* sum of g and of g * (x - mean) */
-static void chan_grad_sums(const float *x, const float *g, int n, size_t stride, size_t hw, double mean,
-                           double *sum_g, double *sum_gx) {
+/* The gradient reaching the BN output: dy, or with the fused ReLU dy where y > 0 (relu.c's
+ * rule), else 0. */
+static inline double grad_at(const float *g, const float *y, size_t j) {
+  return y && !(y[j] > 0.0f) ? 0.0 : (double)g[j];
+}
+
+/* sum of g and of g * (x - mean); y: the fused ReLU's output (NULL without) */
+static void chan_grad_sums(const float *x, const float *g, const float *y, int n, size_t stride, size_t hw,
+                           double mean, double *sum_g, double *sum_gx) {
   double a[BN_LANES] = {0}, b[BN_LANES] = {0};
   for (int i = 0; i < n; i++) {
-    const float *p = x + (size_t)i * stride, *q = g + (size_t)i * stride;
+    const float *p = x + (size_t)i * stride, *q = g + (size_t)i * stride, *r = y ? y + (size_t)i * stride : NULL;
     size_t j = 0;
     for (; j + BN_LANES <= hw; j += BN_LANES)
       for (int k = 0; k < BN_LANES; k++) {
-        a[k] += (double)q[j + k];
-        b[k] += (double)q[j + k] * ((double)p[j + k] - mean);
+        const double gk = grad_at(q, r, j + k);
+        a[k] += gk;
+        b[k] += gk * ((double)p[j + k] - mean);
       }
     for (; j < hw; j++) {
-      a[j % BN_LANES] += (double)q[j];
-      b[j % BN_LANES] += (double)q[j] * ((double)p[j] - mean);
+      const double gj = grad_at(q, r, j);
+      a[j % BN_LANES] += gj;
+      b[j % BN_LANES] += gj * ((double)p[j] - mean);
     }
   }
   *sum_g = lanes_total(a);
   *sum_gx = lanes_total(b);
+}
+
+/* === the per-channel element loops, shared by the local and the synchronised paths === */
+
+/* y = x * alpha + shift over one channel (n segments), then the fused ReLU when relu. */
+static void chan_apply(const float *xc, float *yc, int n, size_t stride, size_t hw, float alpha, float shift,
+                       int relu) {
+  for (int i = 0; i < n; i++) {
+    const float *p = xc + (size_t)i * stride;
+    float *q = yc + (size_t)i * stride;
+    if (relu) {
+      for (size_t j = 0; j < hw; j++) {
+        const float v = p[j] * alpha + shift;
+        q[j] = v < 0.0f ? 0.0f : v; /* relu.c's expression: NaN stays NaN */
+      }
+    } else {
+      for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
+    }
+  }
+}
+
+/* dx += a * dy' + b * x + e over one channel; dy' = dy masked by y > 0 when ry (fused ReLU). */
+static void chan_dx(const float *xc, const float *gc, const float *ry, float *dc, int n, size_t stride, size_t hw,
+                    float a, float b, float e) {
+  for (int i = 0; i < n; i++) {
+    const float *p = xc + (size_t)i * stride, *g = gc + (size_t)i * stride;
+    float *q = dc + (size_t)i * stride;
+    if (ry) {
+      const float *r = ry + (size_t)i * stride;
+      for (size_t j = 0; j < hw; j++) q[j] += a * (r[j] > 0.0f ? g[j] : 0.0f) + b * p[j] + e;
+    } else {
+      for (size_t j = 0; j < hw; j++) q[j] += a * g[j] + b * p[j] + e;
+    }
+  }
 }
 
 /* === synchronised batch norm (ctx->sync, training) ===
@@ -175,15 +220,12 @@ static void bn_forward_sync(lab_layer *l, const float *xi, float *y, lab_ctx *ct
     mean_c[c] = mean;
     inv_std_c[c] = inv_std;
     const float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
-    for (int i = 0; i < n; i++) {
-      const float *p = xc + (size_t)i * stride;
-      float *q = y + (size_t)i * stride + (size_t)c * hw;
-      for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
-    }
+    chan_apply(xc, y + (size_t)c * hw, n, stride, hw, alpha, shift, l->cfg.bn.relu);
   }
 }
 
-static void bn_backward_sync(lab_layer *l, const float *xi, const float *dy, float *d, lab_ctx *ctx) {
+static void bn_backward_sync(lab_layer *l, const float *xi, const float *ry, const float *dy, float *d,
+                             lab_ctx *ctx) {
   const lab_ctx_sync *sy = ctx->sync;
   const int nc = l->in[0].c, n = ctx->batch;
   const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
@@ -197,7 +239,7 @@ static void bn_backward_sync(lab_layer *l, const float *xi, const float *dy, flo
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < nc; c++) {
     const size_t off = (size_t)c * hw;
-    chan_grad_sums(xi + off, dy + off, n, stride, hw, mean_c[c], &sum_dy[c], &sum_dy_xc[c]);
+    chan_grad_sums(xi + off, dy + off, ry ? ry + off : NULL, n, stride, hw, mean_c[c], &sum_dy[c], &sum_dy_xc[c]);
     /* this replica's share of the parameter gradients */
     dgamma[c] += (float)(sum_dy_xc[c] * (double)inv_std_c[c]);
     dbeta[c] += (float)sum_dy[c];
@@ -215,11 +257,7 @@ static void bn_backward_sync(lab_layer *l, const float *xi, const float *dy, flo
     const double mean_dy = sum_dy[c] / m, mean_dy_xhat = sum_dy_xc[c] * inv_std / m;
     const double bx = -k * inv_std * mean_dy_xhat;
     const float a = (float)k, b = (float)bx, e = (float)(-k * mean_dy - bx * mean);
-    for (int i = 0; i < n; i++) {
-      const float *p = xi + off + (size_t)i * stride, *g = dy + off + (size_t)i * stride;
-      float *q = d + off + (size_t)i * stride;
-      for (size_t j = 0; j < hw; j++) q[j] += a * g[j] + b * p[j] + e;
-    }
+    chan_dx(xi + off, dy + off, ry ? ry + off : NULL, d + off, n, stride, hw, a, b, e);
   }
 }
 
@@ -234,6 +272,7 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
   const size_t hw = (size_t)l->in[0].h * (size_t)l->in[0].w, stride = (size_t)nc * hw;
   const size_t m = (size_t)n * hw;
   const float eps = l->cfg.bn.eps, mom = l->cfg.bn.momentum;
+  const int relu = l->cfg.bn.relu;
   const float *gamma = l->param, *beta = l->param + nc;
   float *run_mean = l->buf, *run_var = l->buf + nc;
   float *mean_c = l->cache, *inv_std_c = l->cache + nc;
@@ -260,11 +299,7 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
     mean_c[c] = mean;
     inv_std_c[c] = inv_std;
     const float alpha = gamma[c] * inv_std, shift = beta[c] - mean * alpha;
-    for (int i = 0; i < n; i++) {
-      const float *p = xc + (size_t)i * stride;
-      float *q = y + (size_t)i * stride + (size_t)c * hw;
-      for (size_t j = 0; j < hw; j++) q[j] = p[j] * alpha + shift;
-    }
+    chan_apply(xc, y + (size_t)c * hw, n, stride, hw, alpha, shift, relu);
   }
 }
 
@@ -272,9 +307,9 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
  * dx += a*dy + b*x + e with the per-channel constants formed in double. */
 static void bn_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
                         float *const *dx, lab_ctx *ctx) {
-  (void)y;
+  const float *ry = l->cfg.bn.relu ? y : NULL; /* the fused ReLU's mask */
   if (ctx->train && ctx->sync) {
-    bn_backward_sync(l, x[0], dy, dx[0], ctx);
+    bn_backward_sync(l, x[0], ry, dy, dx[0], ctx);
     return;
   }
   const int nc = l->in[0].c, n = ctx->batch;
@@ -291,7 +326,7 @@ static void bn_backward(lab_layer *l, const float *const *x, const float *y, con
     const double mean = mean_c[c], inv_std = inv_std_c[c];
     const size_t off = (size_t)c * hw;
     double sum_dy, sum_dy_xc;
-    chan_grad_sums(xi + off, dy + off, n, stride, hw, mean, &sum_dy, &sum_dy_xc);
+    chan_grad_sums(xi + off, dy + off, ry ? ry + off : NULL, n, stride, hw, mean, &sum_dy, &sum_dy_xc);
     const double sum_dy_xhat = sum_dy_xc * inv_std;
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -303,11 +338,7 @@ static void bn_backward(lab_layer *l, const float *const *x, const float *y, con
     const double mean_dy_xhat = ctx->train ? sum_dy_xhat / (double)m : 0.0;
     const double bx = -k * inv_std * mean_dy_xhat;
     const float a = (float)k, b = (float)bx, e = (float)(-k * mean_dy - bx * mean);
-    for (int i = 0; i < n; i++) {
-      const float *p = xi + off + (size_t)i * stride, *g = dy + off + (size_t)i * stride;
-      float *q = d + off + (size_t)i * stride;
-      for (size_t j = 0; j < hw; j++) q[j] += a * g[j] + b * p[j] + e;
-    }
+    chan_dx(xi + off, dy + off, ry ? ry + off : NULL, d + off, n, stride, hw, a, b, e);
   }
 }
 

@@ -34,6 +34,7 @@ typedef struct lab_conv2d_cfg {
  * running = (1 - momentum) * running + momentum * batch (variance unbiased, N*H*W - 1). */
 typedef struct lab_bn_cfg {
   float eps, momentum;
+  int relu; /* 1: y = max(BN(x), 0), the ReLU that follows fused in (one pass, one buffer) */
 } lab_bn_cfg;
 
 typedef enum lab_pool_kind { LAB_POOL_MAX = 0, LAB_POOL_AVG = 1 } lab_pool_kind;

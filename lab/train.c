@@ -616,13 +616,7 @@ static lab_status setup(run *r, lab_error *err) {
   r->dropout_rng = lab_rng_split(&root, 2);
   lab_graph_init(r->g, &init_rng);
 
-  lab_optim_cfg oc = r->tc.optimizer == 0 ? lab_optim_cfg_sgd() : lab_optim_cfg_rmsprop_tf();
-  oc.momentum = (float)r->tc.momentum;
-  oc.nesterov = r->tc.nesterov;
-  oc.weight_decay = (float)r->tc.weight_decay;
-  oc.rms_decay = (float)r->tc.rms_decay;
-  oc.rms_eps = (float)r->tc.rms_eps;
-  oc.rms_init = (float)r->tc.rms_init;
+  lab_optim_cfg oc = lab_train_optim_cfg(&r->tc);
   if ((st = lab_optim_init(&r->opt, &oc, lab_graph_params(r->g), err)) != LAB_STATUS_OK) return st;
   r->have_opt = 1;
   if (r->tc.ema) {

@@ -144,6 +144,50 @@ static void test_gradcheck_train_eval(void **state) {
   }
 }
 
+/* cfg.bn.relu: the fused ReLU gives exactly BN then a ReLU layer, forward and backward, in
+ * training and evaluation (inputs with exact zeros and a NaN-free spread across 0). */
+static void test_fused_relu(void **state) {
+  (void)state;
+  lab_shape in = {4, 3, 5};
+  lab_error err;
+  for (int train = 1; train >= 0; train--) {
+    lab_layer_cfg cf = bn(1e-3f, 0.1f), cb = bn(1e-3f, 0.1f), cr = {.ops = &lab_relu_ops};
+    cf.bn.relu = 1;
+    lab_test_layer f, b, r;
+    assert_int_equal(lab_test_layer_init(&f, &cf, &in, 1, 3, &err), LAB_STATUS_OK);
+    assert_int_equal(lab_test_layer_init(&b, &cb, &in, 1, 3, &err), LAB_STATUS_OK);
+    assert_int_equal(lab_test_layer_init(&r, &cr, &in, 1, 3, &err), LAB_STATUS_OK);
+    perturb_params(&f, 1);
+    perturb_params(&b, 1);
+    const size_t n = lab_test_layer_in_numel(&f, 0);
+    assert_memory_equal(f.x[0], b.x[0], n * sizeof(float));
+    lab_rng rng;
+    lab_rng_seed(&rng, 77);
+    lab_test_fill(f.dy, n, &rng, -1, 1);
+    memcpy(r.dy, f.dy, n * sizeof(float));
+    lab_test_layer_zero_grads(&f);
+    lab_test_layer_zero_grads(&b);
+    lab_test_layer_zero_grads(&r);
+    lab_test_layer_forward(&f, train);
+    lab_test_layer_forward(&b, train);
+    memcpy(r.x[0], b.y, n * sizeof(float));
+    lab_test_layer_forward(&r, train);
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++) zeros += f.y[i] == 0.0f;
+    assert_true(zeros > n / 4 && zeros < 3 * n / 4); /* the ReLU cuts a real share */
+    assert_memory_equal(f.y, r.y, n * sizeof(float));
+    lab_test_layer_backward(&f);
+    lab_test_layer_backward(&r);
+    memcpy(b.dy, r.dx[0], n * sizeof(float));
+    lab_test_layer_backward(&b);
+    assert_memory_equal(f.dx[0], b.dx[0], n * sizeof(float));
+    assert_memory_equal(f.l.grad, b.l.grad, lab_test_layer_n_params(&f) * sizeof(float));
+    lab_test_layer_free(&f);
+    lab_test_layer_free(&b);
+    lab_test_layer_free(&r);
+  }
+}
+
 static void test_bn1d(void **state) {
   (void)state;
   /* BN after a linear layer: (C, 1, 1), statistics over the batch only */
@@ -232,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_shape_cost_params),
       cmocka_unit_test(test_forward_hand_and_running_stats),
       cmocka_unit_test(test_gradcheck_train_eval),
+      cmocka_unit_test(test_fused_relu),
       cmocka_unit_test(test_bn1d),
       cmocka_unit_test(test_precision_large_offset),
       cmocka_unit_test(test_dx_null),

@@ -76,7 +76,7 @@ static lab_layer_cfg dropout(float p) {
   return c;
 }
 
-/* conv-bn-relu-pool, then conv-bn-relu-gap-dropout-fc = logits, and an aux head
+/* conv-bn-relu-pool, then conv-bn+relu (fused)-gap-dropout-fc = logits, and an aux head
  * fc-bn(C,1,1)-relu-dropout-fc = aux_logits (BN over N only, dropout on features). */
 static lab_graph *net(int c_in, int hw, int classes) {
   lab_graph *g = lab_graph_new((lab_shape){c_in, hw, hw});
@@ -85,8 +85,9 @@ static lab_graph *net(int c_in, int hw, int classes) {
   h = add(g, "relu1", relu(), h);
   h = add(g, "pool1", maxpool(), h);
   int m = add(g, "conv2", conv(6, 1), h);
-  m = add(g, "bn2", bn(), m);
-  m = add(g, "relu2", relu(), m);
+  lab_layer_cfg bn_relu = bn(); /* the fused BN + ReLU of the blocks' conv units */
+  bn_relu.bn.relu = 1;
+  m = add(g, "bn2", bn_relu, m);
   m = add(g, "gap", gap(), m);
   m = add(g, "drop", dropout(0.3f), m);
   m = add(g, "fc", linear(classes), m);
