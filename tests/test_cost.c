@@ -1,11 +1,10 @@
 /* test_cost.c: exact cost of the network presets (experiments/networks/) against published
  * numbers and PyTorch forward-hook counts (tests/golden/cost_*.txt from make_golden_cost.py),
- * block sums, the paper's factorization savings, and the speed of costing every preset. */
+ * block sums, the paper's factorization savings, and that costing every preset plans nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "blocks/network.h"
 #include "lab/config.h"
@@ -257,17 +256,11 @@ static void test_factorization_savings(void **state) {
   assert_true(fabs(1.0 - (double)p22 / (double)p3 - 1.0 / 9.0) < 1e-12);
 }
 
-/* === speed: every preset at 299 in under 50 ms, build only === */
+/* === costing builds only: every preset at 299 without planning any memory (how fast is a
+ * benchmark's question, not a test's: `time lab cost experiments/table3.yaml`) === */
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void test_speed(void **state) {
+static void test_costing_never_plans(void **state) {
   (void)state;
-  double t0 = now_s();
   uint64_t sum = 0;
   for (int p = 0; p < N_PRESETS; p++) {
     blk_network n;
@@ -277,14 +270,7 @@ static void test_speed(void **state) {
     assert_int_equal(lab_graph_batch(n.g), 0);
     blk_network_free(&n);
   }
-  double dt = now_s() - t0;
-  fprintf(stderr, "costing %d presets at 299: %.1f ms\n", N_PRESETS, 1e3 * dt);
   assert_true(sum > 0);
-#if defined(__SANITIZE_ADDRESS__)
-  assert_true(dt < 0.5); /* sanitizers slow everything ~10x; the 50 ms budget is for -O2 */
-#else
-  assert_true(dt < 0.05);
-#endif
 }
 
 int main(void) {
@@ -294,7 +280,7 @@ int main(void) {
       cmocka_unit_test(test_layers_googlenet),    cmocka_unit_test(test_layers_lucid),
       cmocka_unit_test(test_block_sums),          cmocka_unit_test(test_paper_cost_quoted),
       cmocka_unit_test(test_factorization_savings), cmocka_unit_test(test_v2_steps_reach_v3),
-      cmocka_unit_test(test_speed),
+      cmocka_unit_test(test_costing_never_plans),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
