@@ -294,23 +294,6 @@ static void test_steps_match_one_process(void **state) {
 
 /* === whole runs === */
 
-/* 8x8 grey images of 3 classes: a bright bar in the top, middle or bottom rows, plus noise. */
-static void synthetic(lab_dataset *ds, int n, uint64_t seed) {
-  lab_error err = {0};
-  assert_int_equal(lab_dataset_init_fixed(ds, n, 1, 8, 8, 3, &err), LAB_STATUS_OK);
-  lab_rng r;
-  lab_rng_seed(&r, seed);
-  for (int i = 0; i < n; i++) {
-    int cls = (int)lab_rng_below(&r, 3);
-    ds->labels[i] = cls;
-    uint8_t *p = ds->pixels + (size_t)i * 64;
-    for (int j = 0; j < 64; j++) {
-      int on = (j / 8) / 3 == cls || (cls == 2 && j / 8 == 7);
-      p[j] = (uint8_t)((on ? 150 : 30) + lab_rng_below(&r, 90));
-    }
-  }
-  snprintf(ds->source, sizeof ds->source, "synthetic");
-}
 
 /* The pad-1 random crops and flips run through the loader shards; 41 test images and 13
  * validation ones split unevenly over the ranks. */
@@ -381,17 +364,24 @@ static double tsv_value(const char *text, int row, int col) {
   return strtod(p, NULL);
 }
 
+/* A temporary folder made by rank 0 and named to every rank ("" if mkdtemp failed there).
+ * Collective. */
+static lab_status shared_tmpdir(char *root, size_t n, const char *name, lab_error *err) {
+  root[0] = '\0';
+  if (g_dist.rank == 0 && lab_test_mkdtemp(root, n, name) != 0) root[0] = '\0';
+  return lab_dist_broadcast(&g_dist, root, n, 0, err);
+}
+
 static void test_run_matches_one_process(void **state) {
   (void)state;
   if (g_dist.size < 2) skip();
   lab_dataset tr, te;
-  synthetic(&tr, 77, 1);
-  synthetic(&te, 41, 2);
+  lab_test_bars_dataset(&tr, 77, 1);
+  lab_test_bars_dataset(&te, 41, 2);
   lab_error err = {0};
   /* one folder for the data-parallel run, named by rank 0 */
-  char root[128] = "";
-  if (g_dist.rank == 0 && lab_test_mkdtemp(root, sizeof root, "lab-test-dist") != 0) root[0] = '\0';
-  lab_status bst = lab_dist_broadcast(&g_dist, root, sizeof root, 0, &err);
+  char root[128];
+  lab_status bst = shared_tmpdir(root, sizeof root, "lab-test-dist", &err);
   char dir[256];
   snprintf(dir, sizeof dir, "%s/dp", root);
   run_out d, c1, c2;
@@ -487,12 +477,11 @@ static void test_batch_must_split(void **state) {
   (void)state;
   if (g_dist.size < 2) skip();
   lab_dataset tr, te;
-  synthetic(&tr, 40, 1);
-  synthetic(&te, 10, 2);
+  lab_test_bars_dataset(&tr, 40, 1);
+  lab_test_bars_dataset(&te, 10, 2);
   lab_error err = {0};
-  char root[128] = "";
-  if (g_dist.rank == 0 && lab_test_mkdtemp(root, sizeof root, "lab-test-dist-bad") != 0) root[0] = '\0';
-  lab_status bst = lab_dist_broadcast(&g_dist, root, sizeof root, 0, &err);
+  char root[128];
+  lab_status bst = shared_tmpdir(root, sizeof root, "lab-test-dist-bad", &err);
   char yaml[256];
   snprintf(yaml, sizeof yaml, "train:\n  epochs: 1\n  batch: %d\n", 2 * g_dist.size + 1);
   run_out d;
@@ -525,12 +514,11 @@ static void test_nan_stops_every_rank(void **state) {
   (void)state;
   if (g_dist.size < 2) skip();
   lab_dataset tr, te;
-  synthetic(&tr, 40, 1);
-  synthetic(&te, 10, 2);
+  lab_test_bars_dataset(&tr, 40, 1);
+  lab_test_bars_dataset(&te, 10, 2);
   lab_error err = {0};
-  char root[128] = "";
-  if (g_dist.rank == 0 && lab_test_mkdtemp(root, sizeof root, "lab-test-dist-nan") != 0) root[0] = '\0';
-  lab_status bst = lab_dist_broadcast(&g_dist, root, sizeof root, 0, &err);
+  char root[128];
+  lab_status bst = shared_tmpdir(root, sizeof root, "lab-test-dist-nan", &err);
   lab_cfg_node *row = NULL;
   if (lab_cfg_parse_string("train:\n  epochs: 1\n  batch: 8\n", "row.yaml", &row, &err) != LAB_STATUS_OK)
     fail_msg("%s", err.msg);

@@ -296,19 +296,6 @@ typedef struct real_ctx {
   int stop_after;
 } real_ctx;
 
-/* Bars of 3 classes on 8x8 noise (as test_train.c). */
-static void synthetic(lab_dataset *ds, int n, uint64_t seed) {
-  lab_error err;
-  assert_int_equal(lab_dataset_init_fixed(ds, n, 1, 8, 8, 3, &err), LAB_STATUS_OK);
-  lab_rng r;
-  lab_rng_seed(&r, seed);
-  for (int i = 0; i < n; i++) {
-    int cls = (int)lab_rng_below(&r, 3);
-    ds->labels[i] = cls;
-    for (int j = 0; j < 64; j++)
-      ds->pixels[(size_t)i * 64 + j] = (uint8_t)((j / 8 / 3 == cls ? 150 : 30) + lab_rng_below(&r, 90));
-  }
-}
 
 static int real_train(const lab_sweep_run *r, int threads, void *vctx) {
   real_ctx *c = vctx;
@@ -347,8 +334,8 @@ static void test_real_resume(void **state) {
   real_ctx c;
   memset(&c, 0, sizeof c);
   assert_int_equal(lab_cfg_parse_string(k_row, "row.yaml", &c.row, &err), LAB_STATUS_OK);
-  synthetic(&c.train, 64, 1);
-  synthetic(&c.test, 32, 2);
+  lab_test_bars_dataset(&c.train, 64, 1);
+  lab_test_bars_dataset(&c.test, 32, 2);
   lab_sweep_run r;
   char hash[17], moved[1200], path[1200];
   lab_train_config_hash(c.row, hash);

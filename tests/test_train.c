@@ -196,24 +196,6 @@ static void test_golden_steps(void **state) {
 
 /* === whole runs on a synthetic dataset === */
 
-/* 8x8 grey images of 3 classes: a bright bar in the top, middle or bottom rows, plus noise. */
-static void synthetic(lab_dataset *ds, int n, uint64_t seed) {
-  lab_error err = {0};
-  assert_int_equal(lab_dataset_init_fixed(ds, n, 1, 8, 8, 3, &err), LAB_STATUS_OK);
-  lab_rng r;
-  lab_rng_seed(&r, seed);
-  for (int i = 0; i < n; i++) {
-    int cls = (int)lab_rng_below(&r, 3);
-    ds->labels[i] = cls;
-    uint8_t *p = ds->pixels + (size_t)i * 64;
-    for (int j = 0; j < 64; j++) {
-      int row = j / 8;
-      int on = row / 3 == cls || (cls == 2 && row == 7);
-      p[j] = (uint8_t)((on ? 150 : 30) + lab_rng_below(&r, 90));
-    }
-  }
-  snprintf(ds->source, sizeof ds->source, "synthetic");
-}
 
 static lab_graph *small_graph(int dropout_aux) {
   lab_graph *g = lab_graph_new((lab_shape){1, 8, 8});
@@ -261,8 +243,8 @@ typedef struct run_env {
 
 static int setup_env(void **state) {
   run_env *e = calloc(1, sizeof *e);
-  synthetic(&e->train, 112, 1);
-  synthetic(&e->test, 40, 2);
+  lab_test_bars_dataset(&e->train, 112, 1);
+  lab_test_bars_dataset(&e->test, 40, 2);
   snprintf(e->root, sizeof e->root, "/tmp/lab-test-train-%d", (int)getpid());
   *state = e;
   return 0;

@@ -136,3 +136,21 @@ void lab_test_expect_cost(const lab_test_layer *t, int batch, lab_cost want) {
   assert_int_equal(c.cache_floats, want.cache_floats);
   assert_int_equal(c.scratch_floats, want.scratch_floats);
 }
+
+void lab_test_bars_dataset(lab_dataset *ds, int n, uint64_t seed) {
+  lab_error err = {0};
+  assert_int_equal(lab_dataset_init_fixed(ds, n, 1, 8, 8, 3, &err), LAB_STATUS_OK);
+  lab_rng r;
+  lab_rng_seed(&r, seed);
+  for (int i = 0; i < n; i++) {
+    int cls = (int)lab_rng_below(&r, 3);
+    ds->labels[i] = cls;
+    uint8_t *p = ds->pixels + (size_t)i * 64;
+    for (int j = 0; j < 64; j++) {
+      int row = j / 8;
+      int on = row / 3 == cls || (cls == 2 && row == 7);
+      p[j] = (uint8_t)((on ? 150 : 30) + lab_rng_below(&r, 90));
+    }
+  }
+  snprintf(ds->source, sizeof ds->source, "synthetic");
+}

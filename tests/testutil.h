@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lab/data.h"
 #include "lab/layer.h"
 
 /* |a - b| <= atol + rtol * |b| for every element; on failure prints `what`, the max abs and
@@ -20,6 +21,10 @@ int lab_test_close(const float *a, const float *b, size_t n, double atol, double
 int lab_test_mkdtemp(char *dir, size_t n, const char *name);
 /* Removes dir and everything below it (nftw, no shell); 0 on success. */
 int lab_test_rmtree(const char *dir);
+
+/* A synthetic dataset for whole-run tests: n 8x8 grey images of 3 classes, a bright bar in
+ * the top, middle or bottom rows (class 2 also the last row) plus noise, from `seed`. */
+void lab_test_bars_dataset(lab_dataset *ds, int n, uint64_t seed);
 
 /* Uniform values in [lo, hi). */
 void lab_test_fill(float *x, size_t n, lab_rng *rng, float lo, float hi);
