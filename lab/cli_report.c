@@ -35,7 +35,9 @@ static int preset_input_size(const lab_cfg_node *net, const char *preset_dir, la
 
 /* H x W after the stem (the leading stem_* blocks) of `net` built at ImageNet scale with
  * input size s; -1 when it does not build. */
-static int stem_grid(const lab_cfg_node *net, const char *preset_dir, int s) {
+/* The paper's scale: 3 channels, 1000 classes, full width, at input size s (presets found in
+ * preset_dir). */
+static blk_overrides imagenet_overrides(const char *preset_dir, int s) {
   blk_overrides ov;
   memset(&ov, 0, sizeof ov);
   ov.image_size = s;
@@ -44,6 +46,11 @@ static int stem_grid(const lab_cfg_node *net, const char *preset_dir, int s) {
   ov.width = 1.0;
   ov.load_preset = lab_preset_load;
   ov.load_ctx = (void *)preset_dir;
+  return ov;
+}
+
+static int stem_grid(const lab_cfg_node *net, const char *preset_dir, int s) {
+  blk_overrides ov = imagenet_overrides(preset_dir, s);
   blk_network n;
   if (blk_network_build(net, &ov, &n, NULL)) return -1;
   int h = -1;
@@ -86,14 +93,7 @@ lab_status lab_cli_imagenet_cost(const lab_cfg_node *row, const char *preset_dir
   memset(out, 0, sizeof *out);
   const lab_cfg_node *net = lab_cfg_get(row, "network");
   if (!net) return lab_cfg_error(err, row, "the row has no network section");
-  blk_overrides ov;
-  memset(&ov, 0, sizeof ov);
-  ov.image_size = imagenet_size(net, preset_dir);
-  ov.classes = 1000;
-  ov.in_channels = 3;
-  ov.width = 1.0;
-  ov.load_preset = lab_preset_load;
-  ov.load_ctx = (void *)preset_dir;
+  blk_overrides ov = imagenet_overrides(preset_dir, imagenet_size(net, preset_dir));
   blk_network n;
   lab_status st = blk_network_build(net, &ov, &n, err);
   if (st) return st;
