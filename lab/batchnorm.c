@@ -17,7 +17,11 @@
  * cfg.bn.relu fuses the ReLU that follows BN in every conv unit (blocks/registry.c): forward
  * writes max(BN(x), 0) with relu.c's expression, backward masks dy by y > 0 as relu.c does, so
  * the results equal BN then ReLU bit for bit, with one pass and one activation buffer less.
- * backward follows ctx->train, which must be the mode of the preceding forward.
+ * Frozen (ctx->train with ctx->bn_frozen: the last train.bn_freeze_epochs of a run): as in
+ * evaluation, the running statistics normalise and are not updated, so the weights of the
+ * last steps adapt to the statistics evaluation uses (no train/test gap from the batch
+ * statistics of the 1x1 maps of small inputs).
+ * backward follows ctx->train and ctx->bn_frozen, which must be those of the preceding forward.
  *
  * Statistics are summed in double, two passes (mean, then squared deviations), like PyTorch's
  * CPU kernel, in lanes that vectorise (chan_sum). y = x * alpha + (beta - mean * alpha) with alpha = gamma * inv_std, the same
@@ -264,7 +268,8 @@ static void bn_backward_sync(lab_layer *l, const float *xi, const float *ry, con
 /* === forward and backward === */
 
 static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *ctx) {
-  if (ctx->train && ctx->sync) {
+  const int batch_stats = ctx->train && !ctx->bn_frozen;
+  if (batch_stats && ctx->sync) {
     bn_forward_sync(l, x[0], y, ctx);
     return;
   }
@@ -277,14 +282,14 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
   float *run_mean = l->buf, *run_var = l->buf + nc;
   float *mean_c = l->cache, *inv_std_c = l->cache + nc;
   const float *xi = x[0];
-  LAB_ASSERT(!ctx->train || m > 1, "batchnorm %s in training needs more than 1 value per channel (N*H*W = %zu)",
+  LAB_ASSERT(!batch_stats || m > 1, "batchnorm %s in training needs more than 1 value per channel (N*H*W = %zu)",
              l->name ? l->name : "?", m);
 
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < nc; c++) {
     const float *xc = xi + (size_t)c * hw;
     float mean, inv_std;
-    if (ctx->train) {
+    if (batch_stats) {
       const double mu = chan_sum(xc, n, stride, hw, 0, 0.0) / (double)m;
       const double ss = chan_sum(xc, n, stride, hw, 1, mu);
       const double var = ss / (double)m;
@@ -308,7 +313,8 @@ static void bn_forward(lab_layer *l, const float *const *x, float *y, lab_ctx *c
 static void bn_backward(lab_layer *l, const float *const *x, const float *y, const float *dy,
                         float *const *dx, lab_ctx *ctx) {
   const float *ry = l->cfg.bn.relu ? y : NULL; /* the fused ReLU's mask */
-  if (ctx->train && ctx->sync) {
+  const int batch_stats = ctx->train && !ctx->bn_frozen;
+  if (batch_stats && ctx->sync) {
     bn_backward_sync(l, x[0], ry, dy, dx[0], ctx);
     return;
   }
@@ -333,9 +339,9 @@ static void bn_backward(lab_layer *l, const float *const *x, const float *y, con
     if (!d) continue;
     const double k = (double)gamma[c] * inv_std;
     /* In training the batch statistics depend on x: subtract the mean of dy and the part of dy
-     * along x_hat (the usual BN backward). In evaluation they are constants. */
-    const double mean_dy = ctx->train ? sum_dy / (double)m : 0.0;
-    const double mean_dy_xhat = ctx->train ? sum_dy_xhat / (double)m : 0.0;
+     * along x_hat (the usual BN backward). In evaluation (and frozen) they are constants. */
+    const double mean_dy = batch_stats ? sum_dy / (double)m : 0.0;
+    const double mean_dy_xhat = batch_stats ? sum_dy_xhat / (double)m : 0.0;
     const double bx = -k * inv_std * mean_dy_xhat;
     const float a = (float)k, b = (float)bx, e = (float)(-k * mean_dy - bx * mean);
     chan_dx(xi + off, dy + off, ry ? ry + off : NULL, d + off, n, stride, hw, a, b, e);

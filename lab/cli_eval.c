@@ -17,6 +17,11 @@
  *       the classic 10-crop of AlexNet/GoogLeNet;
  *   12: the 10 above plus the whole image and its mirror.
  * Predictions of several crops (and of several runs) are averaged softmax probabilities.
+ *
+ * BN statistics: those of the checkpoint, or, when the run's train.bn_recalibrate (or
+ * --bn-recalibrate N) is > 0, re-estimated for the raw and for the EMA weights over N batches
+ * of training images as training's evaluation does (lab/bn_calib.h), so that lab eval
+ * reproduces the errors the run reported.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +32,7 @@
 
 #include "blocks/network.h"
 #include "lab/augment.h"
+#include "lab/bn_calib.h"
 #include "lab/checkpoint.h"
 #include "lab/cli.h"
 #include "lab/gemm.h"
@@ -37,6 +43,7 @@ typedef struct eval_opts {
   int crops;
   double crop_fraction;
   int ensemble, batch, threads;
+  long bn_recalibrate; /* batches; -1: the run's train.bn_recalibrate */
 } eval_opts;
 
 /* One run's predictions: averaged softmax over the crops, (N, K), for raw and EMA weights. */
@@ -114,16 +121,16 @@ static void predict(lab_graph *g, int out_id, const lab_dataset *ds, int n_test,
   lab_transform_ws_free(&ws);
 }
 
-/* The experiment file named in config.yaml's header ("# experiment_file: PATH"), or "". */
-static void header_experiment_file(const char *config_path, char *out, size_t n) {
+/* The value of "# KEY: VALUE" in config.yaml's header (experiment_file, seed), or "". */
+static void header_value(const char *config_path, const char *key, char *out, size_t n) {
   out[0] = '\0';
   FILE *f = fopen(config_path, "r");
   if (!f) return;
-  char line[4096];
+  char line[4096], want[64];
+  snprintf(want, sizeof want, "# %s: ", key);
   while (fgets(line, sizeof line, f) && line[0] == '#') {
-    const char *key = "# experiment_file: ";
-    if (!strncmp(line, key, strlen(key))) {
-      snprintf(out, n, "%s", line + strlen(key));
+    if (!strncmp(line, want, strlen(want))) {
+      snprintf(out, n, "%s", line + strlen(want));
       out[strcspn(out, "\n")] = '\0';
     }
   }
@@ -134,7 +141,7 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   char cpath[4200], kpath[4200], efile[4096], pdir[4096];
   snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
   snprintf(kpath, sizeof kpath, "%s/checkpoint.bin", dir);
-  header_experiment_file(cpath, efile, sizeof efile);
+  header_value(cpath, "experiment_file", efile, sizeof efile);
   if (efile[0]) lab_cli_dir_of(efile, pdir, sizeof pdir);
   else snprintf(pdir, sizeof pdir, "experiments");
   lab_cfg_node *row = NULL;
@@ -146,6 +153,7 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   memset(&test_ds, 0, sizeof test_ds);
   float *x = NULL, *pb = NULL, *ema = NULL;
   int *tr_idx = NULL, *val_idx = NULL;
+  lab_loader *cal_ld = NULL;
   lab_status st = lab_cfg_load(cpath, &row, err);
   if (st != LAB_STATUS_OK) goto done;
   lab_data_cfg dc;
@@ -163,7 +171,9 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   if ((st = blk_network_build(netcfg, &ov, &net, err)) != LAB_STATUS_OK) goto done;
   have_net = 1;
   int batch = o->batch > 0 ? o->batch : (int)tc.batch;
-  if ((st = lab_graph_plan(net.g, batch, err)) != LAB_STATUS_OK) goto done;
+  long n_cal = o->bn_recalibrate >= 0 ? o->bn_recalibrate : tc.bn_recalibrate;
+  if ((st = lab_graph_plan(net.g, batch > tc.batch || !n_cal ? batch : (int)tc.batch, err)) != LAB_STATUS_OK)
+    goto done;
   int out_id = lab_graph_output(net.g, "logits");
   if (out_id < 0) {
     st = lab_error_set(err, LAB_ERR_CONFIG, "%s: the network marks no logits output", cpath);
@@ -214,6 +224,16 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   memcpy(out->labels, test_ds.labels, sizeof(int32_t) * (size_t)n_test);
   x = lab_xmalloc(sizeof(float) * (size_t)batch * lab_shape_numel(in));
   pb = lab_xmalloc(sizeof(float) * (size_t)batch * (size_t)k);
+  if (n_cal > 0) {
+    /* the batches the run's own evaluation used: its seed's order (lab/train.c) */
+    char seed[64];
+    header_value(cpath, "seed", seed, sizeof seed);
+    lab_loader_cfg cc;
+    lab_loader_cfg_default(&cc, (int)tc.batch, (uint64_t)strtoull(seed, NULL, 10), &tf);
+    cc.drop_last = 1;
+    if ((st = lab_loader_new(&train_ds, tr_idx, n_tr, &cc, &cal_ld, err)) != LAB_STATUS_OK) goto done;
+    if ((st = lab_bn_recalibrate(net.g, cal_ld, (int)n_cal, err)) != LAB_STATUS_OK) goto done;
+  }
   out->p_raw = lab_xmalloc(sizeof(float) * (size_t)n_test * (size_t)k);
   predict(net.g, out_id, &test_ds, n_test, k, batch, &tf, o, x, pb, out->p_raw);
   if (n_ema) {
@@ -225,11 +245,13 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
       off += pl->items[i].count;
     }
     if (n_ema > off) memcpy(bufs, ema + off, (n_ema - off) * sizeof(float));
+    if (cal_ld && (st = lab_bn_recalibrate(net.g, cal_ld, (int)n_cal, err)) != LAB_STATUS_OK) goto done;
     out->p_ema = lab_xmalloc(sizeof(float) * (size_t)n_test * (size_t)k);
     predict(net.g, out_id, &test_ds, n_test, k, batch, &tf, o, x, pb, out->p_ema);
   }
 done:
   if (st != LAB_STATUS_OK) lab_error_prefix(err, "%s", dir);
+  lab_loader_free(cal_ld);
   free(x);
   free(pb);
   free(ema);
@@ -250,7 +272,7 @@ static void errors(const float *p, const int32_t *labels, int n, int k, double *
 }
 
 int lab_cmd_eval(int argc, char **argv) {
-  eval_opts o = {.crops = 1, .crop_fraction = 0.875, .ensemble = 0, .batch = 0, .threads = 2};
+  eval_opts o = {.crops = 1, .crop_fraction = 0.875, .ensemble = 0, .batch = 0, .threads = 2, .bn_recalibrate = -1};
   const char **dirs = calloc((size_t)argc, sizeof(char *));
   int n_dirs = 0;
   if (!dirs) return 1;
@@ -260,10 +282,12 @@ int lab_cmd_eval(int argc, char **argv) {
     char *end = NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf("usage: lab eval RUN_DIR... [--crops 1|2|10|12] [--crop-fraction F] [--ensemble] [--batch B] "
-             "[--threads T]\n"
+             "[--threads T] [--bn-recalibrate N]\n"
              "Top-1/top-5 test error of raw and EMA weights; crops: 1 whole image, 2 + mirror, 10 = centre and\n"
              "4 corner crops of F (0.875) x the side + mirrors, 12 = 10 + whole image and mirror (softmax averaged).\n"
-             "--ensemble: also the average of the runs' softmax (EMA weights where kept, else raw).\n");
+             "--ensemble: also the average of the runs' softmax (EMA weights where kept, else raw).\n"
+             "--bn-recalibrate N: re-estimate BN statistics over N training batches first (0: the checkpoint's;\n"
+             "default: the run's train.bn_recalibrate).\n");
       free(dirs);
       return 0;
     } else if (!strcmp(a, "--crops") && more) {
@@ -289,6 +313,13 @@ int lab_cmd_eval(int argc, char **argv) {
       }
       if (!strcmp(a, "--batch")) o.batch = (int)v;
       else o.threads = (int)v;
+    } else if (!strcmp(a, "--bn-recalibrate") && more) {
+      o.bn_recalibrate = strtol(argv[++i], &end, 10);
+      if (*end || o.bn_recalibrate < 0 || o.bn_recalibrate > 1000000) {
+        fprintf(stderr, "lab eval: --bn-recalibrate: expected an integer in [0, 1000000], found '%s'\n", argv[i]);
+        free(dirs);
+        return 2;
+      }
     } else if (!strcmp(a, "--ensemble")) {
       o.ensemble = 1;
     } else if (a[0] == '-') {

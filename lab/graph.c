@@ -176,6 +176,11 @@ const lab_node *lab_graph_node(const lab_graph *g, int id) {
 
 lab_shape lab_graph_shape(const lab_graph *g, int id) { return lab_graph_node(g, id)->out; }
 
+lab_layer *lab_graph_layer(lab_graph *g, int id) {
+  LAB_ASSERT(id >= 0 && id < g->n, "node %d of %d", id, g->n);
+  return &g->nodes[id].layer;
+}
+
 static int scope_matches(const char *scope, const char *prefix) {
   size_t n = strlen(prefix);
   if (n == 0) return 1;

@@ -47,6 +47,8 @@ int lab_graph_output(const lab_graph *g, const char *name); /* -1 if absent */
 int lab_graph_n_nodes(const lab_graph *g);
 const lab_node *lab_graph_node(const lab_graph *g, int id);
 lab_shape lab_graph_shape(const lab_graph *g, int id);
+/* Node id's layer, to change its cfg between runs (lab/bn_calib.c sets BN momenta). */
+lab_layer *lab_graph_layer(lab_graph *g, int id);
 /* Sum of per-sample costs over all nodes (or, with scope_prefix, those whose scope starts
  * with it: a block's cost is the sum of its children). */
 lab_cost lab_graph_cost(const lab_graph *g, const char *scope_prefix);

@@ -127,6 +127,9 @@ typedef struct lab_ctx {
   float *scratch;       /* shared workspace, at least every layer's scratch_floats */
   size_t scratch_floats;
   const lab_ctx_sync *sync; /* NULL: this process holds the whole batch (see lab_ctx_sync) */
+  int bn_frozen;        /* with train: batch norm normalises with its running statistics and
+                           leaves them unchanged, as in evaluation; dropout stays on
+                           (train.bn_freeze_epochs) */
 } lab_ctx;
 
 /* === the instance and the ops table === */

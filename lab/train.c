@@ -20,6 +20,7 @@
 
 #include "lab/augment.h"
 #include "lab/checkpoint.h"
+#include "lab/bn_calib.h"
 #include "lab/ema.h"
 #include "lab/gemm.h"
 #include "lab/layers.h"
@@ -173,6 +174,8 @@ typedef struct run {
   int *train_idx, *val_idx, *test_idx;
   int n_train, n_val, n_test;
   lab_loader *train_ld, *val_ld, *test_ld;
+  lab_loader *cal_ld;     /* train.bn_recalibrate: training images, evaluation transform */
+  float *cal_save;        /* the buffers kept aside while recalibrated ones evaluate */
   lab_optim opt;
   int have_opt;
   lab_ema ema;
@@ -271,6 +274,14 @@ static lab_status setup_data(run *r, lab_error *err) {
   int v0 = (int)((long long)r->n_val * r->rank / r->ranks), v1 = (int)((long long)r->n_val * (r->rank + 1) / r->ranks);
   if (v1 > v0 && (st = lab_loader_new(r->train_ds, r->val_idx + v0, v1 - v0, &ec, &r->val_ld, err)) != LAB_STATUS_OK)
     return st;
+  if (r->tc.bn_recalibrate > 0) {
+    /* every rank the same batches (no shard): the same statistics without communication */
+    lab_loader_cfg cc;
+    lab_loader_cfg_default(&cc, r->local_batch, (uint64_t)job->seed, &tf);
+    cc.drop_last = 1;
+    cc.prefetch = (int)r->dc.prefetch;
+    if ((st = lab_loader_new(r->train_ds, r->train_idx, r->n_train, &cc, &r->cal_ld, err)) != LAB_STATUS_OK) return st;
+  }
   return LAB_STATUS_OK;
 }
 
@@ -302,16 +313,29 @@ static lab_status evaluate(run *r, lab_loader *ld, double *e1, double *e5, lab_e
   return LAB_STATUS_OK;
 }
 
+/* Test (and validation) errors of the graph's current weights into v[t1], v[t5] (v[v1],
+ * v[v5]). With train.bn_recalibrate the BN statistics are re-estimated for these weights
+ * first (lab/bn_calib.h) and the training ones put back after, so training is unaffected. */
+static lab_status evaluate_weights(run *r, double *v, int t1, int t5, int v1, int v5, lab_error *err) {
+  size_t nb = 0;
+  float *bufs = r->cal_ld ? lab_graph_buffer_slab(r->g, &nb) : NULL;
+  lab_status st = LAB_STATUS_OK;
+  if (nb) {
+    memcpy(r->cal_save, bufs, nb * sizeof(float));
+    st = lab_bn_recalibrate(r->g, r->cal_ld, (int)r->tc.bn_recalibrate, err);
+  }
+  if (st == LAB_STATUS_OK) st = evaluate(r, r->test_ld, &v[t1], &v[t5], err);
+  if (st == LAB_STATUS_OK && r->n_val > 0) st = evaluate(r, r->val_ld, &v[v1], &v[v5], err);
+  if (nb) memcpy(bufs, r->cal_save, nb * sizeof(float));
+  return st;
+}
+
 /* Raw and EMA errors on the test set (and validation split) into row. Collective. */
 static lab_status evaluate_all(run *r, metric_row *row, lab_error *err) {
-  lab_status st;
-  int val = r->n_val > 0;
-  if ((st = evaluate(r, r->test_ld, &row->v[M_T1], &row->v[M_T5], err)) != LAB_STATUS_OK) return st;
-  if (val && (st = evaluate(r, r->val_ld, &row->v[M_V1], &row->v[M_V5], err)) != LAB_STATUS_OK) return st;
-  if (r->have_ema) {
+  lab_status st = evaluate_weights(r, row->v, M_T1, M_T5, M_V1, M_V5, err);
+  if (st == LAB_STATUS_OK && r->have_ema) {
     lab_ema_swap(&r->ema);
-    st = evaluate(r, r->test_ld, &row->v[M_E1], &row->v[M_E5], err);
-    if (st == LAB_STATUS_OK && val) st = evaluate(r, r->val_ld, &row->v[M_EV1], &row->v[M_EV5], err);
+    st = evaluate_weights(r, row->v, M_E1, M_E5, M_EV1, M_EV5, err);
     lab_ema_swap(&r->ema);
   }
   return st;
@@ -490,7 +514,7 @@ lab_status lab_train_step(const lab_step *s, const float *x, const int32_t *y, i
   lab_graph *g = s->g;
   const int ranks = s->dist ? s->dist->size : 1;
   LAB_ASSERT(ranks == 1 || (s->sync && s->sync->global_batch == n * ranks), "data-parallel step without sync");
-  lab_ctx ctx = {.train = 1, .batch = n, .rng = s->rng, .sync = ranks > 1 ? s->sync : NULL};
+  lab_ctx ctx = {.train = 1, .batch = n, .rng = s->rng, .sync = ranks > 1 ? s->sync : NULL, .bn_frozen = s->bn_frozen};
   int aux = s->out_aux >= 0 && s->aux_weight > 0.0f;
   lab_error err;
   res->bad[0] = '\0';
@@ -596,6 +620,11 @@ static lab_status setup(run *r, lab_error *err) {
   if (lab_graph_batch(r->g) == 0 && (st = lab_graph_plan(r->g, r->local_batch, err)) != LAB_STATUS_OK) return st;
   LAB_ASSERT(lab_graph_batch(r->g) >= r->local_batch, "graph planned for %d < batch %d", lab_graph_batch(r->g),
              r->local_batch);
+  if (r->cal_ld) {
+    size_t nb;
+    lab_graph_buffer_slab(r->g, &nb);
+    r->cal_save = lab_xmalloc((nb ? nb : 1) * sizeof(float));
+  }
   if (r->ranks > 1) {
     /* workspace for synchronised BN: 2C + 1 doubles for the widest batchnorm */
     size_t work = 1;
@@ -659,6 +688,8 @@ static void teardown(run *r) {
   lab_loader_free(r->train_ld);
   lab_loader_free(r->test_ld);
   lab_loader_free(r->val_ld);
+  lab_loader_free(r->cal_ld);
+  free(r->cal_save);
   if (r->have_ema) lab_ema_free(&r->ema);
   if (r->have_opt) lab_optim_free(&r->opt);
   free(r->prob);
@@ -758,6 +789,8 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
                    .clip_norm = r.tc.clip_norm, .opt = &r.opt, .ema = r.have_ema ? &r.ema : NULL,
                    .rng = &r.dropout_rng, .prob = r.prob, .prob_aux = r.prob_aux, .dist = r.dist,
                    .sync = r.dist ? &r.sync : NULL};
+  /* the last train.bn_freeze_epochs train with batch norm frozen (from this global step on) */
+  const int64_t bn_freeze_step = (int64_t)llround((double)(r.tc.epochs - r.tc.bn_freeze_epochs) * n_steps);
   double cum_sec = epoch0 > 0 ? r.rows[epoch0 - 1].v[M_SEC] : 0.0;
   long stop_at = job->stop_after_epochs > 0 ? job->stop_after_epochs : r.tc.epochs;
   for (long epoch = epoch0; epoch < r.tc.epochs && epoch < stop_at; epoch++) {
@@ -772,6 +805,7 @@ lab_status lab_train_run(const lab_train_job *job, lab_train_result *res, lab_er
       lab_step_result sr;
       const char *bad = NULL;
       double lr = lab_lr_at(&r.sched, gstep);
+      step.bn_frozen = gstep >= bn_freeze_step;
       if (lab_train_step(&step, b->x, b->y, n, lr, gstep, &sr) != LAB_STATUS_OK) bad = sr.bad;
       double loss = sr.loss;
       if (bad) {

@@ -92,6 +92,7 @@ typedef struct lab_step {
    * loss, the top-1 count and the gradients are summed over the ranks. */
   const lab_dist *dist;
   const lab_ctx_sync *sync;
+  int bn_frozen;               /* 1: batch norm as in evaluation (lab_ctx.bn_frozen) */
 } lab_step;
 
 typedef struct lab_step_result {

@@ -68,6 +68,8 @@ static const key_def KEYS[] = {
     {1, "ema_decay", KEY_DOUBLE, "0.9999", 0, 0.999999999, NULL, 0, T(ema_decay)},
     {1, "ema_warmup", KEY_BOOL, "true", 0, 0, NULL, 0, T(ema_warmup)},
     {1, "ema_buffers", KEY_BOOL, "true", 0, 0, NULL, 0, T(ema_buffers)},
+    {1, "bn_freeze_epochs", KEY_DOUBLE, "0.0", 0, BIG, NULL, 0, T(bn_freeze_epochs)},
+    {1, "bn_recalibrate", KEY_INT, "0", 0, BIG, NULL, 0, T(bn_recalibrate)},
     {1, "eval_every", KEY_INT, "1", 1, 100000, NULL, 0, T(eval_every)},
     {1, "log_every", KEY_INT, "50", 1, BIG, NULL, 0, T(log_every)},
 };
@@ -141,6 +143,12 @@ lab_status lab_train_cfg_read(const lab_cfg_node *row, lab_data_cfg *data, lab_t
   if (data->val_count > 0 && data->val_fraction > 0) {
     const lab_cfg_node *n = lab_cfg_find(row, "data.val_fraction");
     return lab_cfg_error(err, n, "give val_count or val_fraction, not both");
+  }
+  if (train->bn_freeze_epochs >= (double)train->epochs) {
+    const lab_cfg_node *n = lab_cfg_find(row, "train.bn_freeze_epochs");
+    return lab_cfg_error(err, n, "bn_freeze_epochs %g must be less than epochs %ld (the statistics that frozen "
+                                 "batch norm uses come from the epochs before)",
+                         train->bn_freeze_epochs, train->epochs);
   }
   return LAB_STATUS_OK;
 }

@@ -25,6 +25,10 @@
  *     momentum: 0.9, nesterov: false, weight_decay: 4e-5, rms_decay: 0.9, rms_eps: 1.0,
  *     rms_init: 1.0, clip_norm: 2.0 (0: off), label_smoothing: 0.1, aux_weight: 0.4,
  *     ema: true, ema_decay: 0.9999, ema_warmup: true, ema_buffers: true,
+ *     bn_freeze_epochs: 0.0 (the last this many epochs train with batch norm frozen: running
+ *     statistics, not updated, as evaluation uses them; < epochs),
+ *     bn_recalibrate: 0 (> 0: before each evaluation, re-estimate the BN statistics of the
+ *     evaluated weights over this many training batches, lab/bn_calib.h),
  *     eval_every: 1 (epochs; the last epoch is always evaluated), log_every: 50 (steps)
  * (paper Sect. 8 values; lab/optim.h, lab/schedule.h, lab/ema.h say what each one does.)
  */
@@ -60,6 +64,8 @@ typedef struct lab_train_cfg {
   double clip_norm, label_smoothing, aux_weight;
   int ema, ema_warmup, ema_buffers;
   double ema_decay;
+  double bn_freeze_epochs;
+  long bn_recalibrate;
   long eval_every, log_every;
 } lab_train_cfg;
 

@@ -1,8 +1,10 @@
 /* test_batchnorm.c: batch norm: shape/cost/params/init, hand forward in training (batch
  * statistics, biased variance) and evaluation (running statistics), the running-average
  * update (unbiased variance) over two steps, (C,1,1) inputs (BN after a linear layer),
- * precision with a large offset, gradcheck in both modes, accumulation, dx = NULL. */
+ * precision with a large offset, gradcheck in both modes, accumulation, dx = NULL, and
+ * frozen batch norm (ctx->bn_frozen: training calls that are evaluation's bit for bit). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gradcheck.h"
@@ -144,6 +146,52 @@ static void test_gradcheck_train_eval(void **state) {
   }
 }
 
+/* ctx->bn_frozen (train.bn_freeze_epochs): training-mode forward and backward give exactly
+ * evaluation's output and gradients and leave the running statistics alone; finite
+ * differences agree with that backward; the fused ReLU too. */
+static void test_frozen(void **state) {
+  (void)state;
+  lab_shape in = {3, 3, 4};
+  lab_error err;
+  for (int relu = 0; relu <= 1; relu++) {
+    lab_test_layer t;
+    lab_layer_cfg c = bn(1e-3f, 0.1f);
+    c.bn.relu = relu;
+    assert_int_equal(lab_test_layer_init(&t, &c, &in, 1, 2, &err), LAB_STATUS_OK);
+    perturb_params(&t, 1);
+    size_t ny = lab_test_layer_out_numel(&t), nx = lab_test_layer_in_numel(&t, 0), np = lab_test_layer_n_params(&t);
+    float buf0[6], *ye = malloc(ny * sizeof(float)), *dxe = malloc(nx * sizeof(float)), *ge = malloc(np * sizeof(float));
+    memcpy(buf0, t.l.buf, sizeof buf0);
+    lab_rng r;
+    lab_rng_seed(&r, 8);
+    lab_test_fill(t.dy, ny, &r, -1, 1);
+    lab_test_layer_forward(&t, 0);
+    memcpy(ye, t.y, ny * sizeof(float));
+    lab_test_layer_zero_grads(&t);
+    lab_test_layer_backward(&t);
+    memcpy(dxe, t.dx[0], nx * sizeof(float));
+    memcpy(ge, t.l.grad, np * sizeof(float));
+
+    t.ctx.bn_frozen = 1;
+    lab_test_layer_forward(&t, 1);
+    assert_memory_equal(t.y, ye, ny * sizeof(float));
+    assert_memory_equal(t.l.buf, buf0, sizeof buf0);
+    lab_test_layer_zero_grads(&t);
+    lab_test_layer_backward(&t);
+    assert_memory_equal(t.dx[0], dxe, nx * sizeof(float));
+    assert_memory_equal(t.l.grad, ge, np * sizeof(float));
+    if (!relu) {
+      lab_gradcheck_opts o = {.train = 1};
+      assert_int_equal(lab_gradcheck(&t, &o), 0);
+      assert_true(lab_check_accumulates(&t, 1));
+    }
+    free(ye);
+    free(dxe);
+    free(ge);
+    lab_test_layer_free(&t);
+  }
+}
+
 /* cfg.bn.relu: the fused ReLU gives exactly BN then a ReLU layer, forward and backward, in
  * training and evaluation (inputs with exact zeros and a NaN-free spread across 0). */
 static void test_fused_relu(void **state) {
@@ -276,6 +324,7 @@ int main(void) {
       cmocka_unit_test(test_shape_cost_params),
       cmocka_unit_test(test_forward_hand_and_running_stats),
       cmocka_unit_test(test_gradcheck_train_eval),
+      cmocka_unit_test(test_frozen),
       cmocka_unit_test(test_fused_relu),
       cmocka_unit_test(test_bn1d),
       cmocka_unit_test(test_precision_large_offset),

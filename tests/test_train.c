@@ -364,6 +364,72 @@ static void test_determinism_and_resume(void **state) {
   free(mc);
 }
 
+/* train.bn_freeze_epochs and train.bn_recalibrate: a step with frozen batch norm leaves the
+ * running statistics alone and still trains; the keys are checked; runs with both are
+ * deterministic, resume to the same metrics, and differ from the plain recipe's. */
+static void test_bn_freeze_and_recalibrate(void **state) {
+  run_env *e = *state;
+  lab_data_cfg d;
+  lab_train_cfg t;
+  lab_error err = {0};
+  lab_cfg_node *row = row_from("train:\n  epochs: 2\n  bn_freeze_epochs: 2\n");
+  assert_int_equal(lab_train_cfg_read(row, &d, &t, &err), LAB_ERR_CONFIG);
+  assert_non_null(strstr(err.msg, "row.yaml:3:"));
+  assert_non_null(strstr(err.msg, "bn_freeze_epochs"));
+  lab_cfg_free(row);
+
+  /* one step frozen, one not */
+  lab_graph *g = golden_graph(0);
+  const int n = 4;
+  assert_int_equal(lab_graph_plan(g, n, &err), LAB_STATUS_OK);
+  lab_rng rng;
+  lab_rng_seed(&rng, 3);
+  lab_graph_init(g, &rng);
+  float x[4 * 2 * 8 * 8];
+  lab_test_fill(x, sizeof x / sizeof x[0], &rng, -1, 1);
+  const int32_t y[4] = {0, 1, 2, 3};
+  lab_optim_cfg oc = lab_optim_cfg_sgd();
+  lab_optim opt;
+  assert_int_equal(lab_optim_init(&opt, &oc, lab_graph_params(g), &err), LAB_STATUS_OK);
+  float prob[4 * 5];
+  lab_step st = {.g = g, .out_logits = lab_graph_output(g, "logits"), .out_aux = -1, .k = 5, .opt = &opt,
+                 .rng = &rng, .prob = prob, .bn_frozen = 1};
+  size_t nb, np;
+  float *bufs = lab_graph_buffer_slab(g, &nb), *params = lab_graph_param_slab(g, &np);
+  float *b0 = lab_xmalloc(nb * sizeof(float)), *p0 = lab_xmalloc(np * sizeof(float));
+  memcpy(b0, bufs, nb * sizeof(float));
+  memcpy(p0, params, np * sizeof(float));
+  lab_step_result sr;
+  assert_int_equal(lab_train_step(&st, x, y, n, 0.1, 0, &sr), LAB_STATUS_OK);
+  assert_memory_equal(bufs, b0, nb * sizeof(float));
+  assert_memory_not_equal(params, p0, np * sizeof(float));
+  st.bn_frozen = 0;
+  assert_int_equal(lab_train_step(&st, x, y, n, 0.1, 1, &sr), LAB_STATUS_OK);
+  assert_memory_not_equal(bufs, b0, nb * sizeof(float));
+  free(b0);
+  free(p0);
+  lab_optim_free(&opt);
+  lab_graph_free(g);
+
+  /* whole runs: the last half epoch frozen, statistics recalibrated over 2 batches */
+  char yaml[1024];
+  const char *at = strstr(RUN_YAML, "  log_every: 1000\n");
+  assert_non_null(at);
+  snprintf(yaml, sizeof yaml, "%.*s  bn_freeze_epochs: 0.5\n  bn_recalibrate: 2\n%s", (int)(at - RUN_YAML), RUN_YAML,
+           at);
+  lab_train_result ra, rb, rp;
+  assert_int_equal(run_once(e, yaml, "fa", 0, 0, &ra, &err), LAB_STATUS_OK);
+  assert_int_equal(run_once(e, yaml, "fb", 0, 1, &rb, &err), LAB_STATUS_OK);
+  assert_int_equal(run_once(e, yaml, "fb", 1, 0, &rb, &err), LAB_STATUS_OK);
+  assert_int_equal(run_once(e, RUN_YAML, "fp", 0, 0, &rp, &err), LAB_STATUS_OK);
+  char *ma = metrics_without_time(e, "fa"), *mb = metrics_without_time(e, "fb"), *mp = metrics_without_time(e, "fp");
+  assert_string_equal(ma, mb);
+  assert_string_not_equal(ma, mp);
+  free(ma);
+  free(mb);
+  free(mp);
+}
+
 static void test_nan_stops(void **state) {
   run_env *e = *state;
   /* two huge linear layers: the logits overflow to Inf at the first step */
@@ -522,6 +588,7 @@ int main(void) {
       cmocka_unit_test(test_config_errors),
       cmocka_unit_test(test_slug_and_dir),
       cmocka_unit_test(test_determinism_and_resume),
+      cmocka_unit_test(test_bn_freeze_and_recalibrate),
       cmocka_unit_test(test_nan_stops),
       cmocka_unit_test(test_bad_data_dir),
       cmocka_unit_test(test_learns_fashion_mnist),

@@ -1,0 +1,45 @@
+/* bn_calib.c: precise BN (see bn_calib.h). */
+#include "lab/bn_calib.h"
+
+#include <stdlib.h>
+
+#include "lab/layers.h"
+#include "lab/rng.h"
+
+static int is_bn(const lab_node *nd) { return nd->layer.ops == &lab_batchnorm_ops; }
+
+int lab_bn_count(const lab_graph *g) {
+  int c = 0;
+  for (int i = 0; i < lab_graph_n_nodes(g); i++) c += is_bn(lab_graph_node(g, i));
+  return c;
+}
+
+static void set_momentum(lab_graph *g, const float *m, float all) {
+  for (int i = 0, j = 0; i < lab_graph_n_nodes(g); i++) {
+    lab_layer *l = lab_graph_layer(g, i);
+    if (is_bn(lab_graph_node(g, i))) l->cfg.bn.momentum = m ? m[j++] : all;
+  }
+}
+
+lab_status lab_bn_recalibrate(lab_graph *g, lab_loader *ld, int batches, lab_error *err) {
+  LAB_ASSERT(batches >= 1, "bn recalibration over %d batches", batches);
+  int n_bn = lab_bn_count(g);
+  if (n_bn == 0) return LAB_STATUS_OK;
+  float *saved = lab_xmalloc(sizeof(float) * (size_t)n_bn);
+  for (int i = 0, j = 0; i < lab_graph_n_nodes(g); i++)
+    if (is_bn(lab_graph_node(g, i))) saved[j++] = lab_graph_node(g, i)->layer.cfg.bn.momentum;
+  lab_status st = lab_loader_seek(ld, 0, 0, err);
+  if (st == LAB_STATUS_OK) {
+    lab_rng rng; /* dropout masks: a fixed stream, so the training streams are left alone */
+    lab_rng_seed(&rng, 0x6e5ca1ULL);
+    for (int k = 0; k < batches; k++) {
+      const lab_batch *bt = lab_loader_next(ld);
+      set_momentum(g, NULL, 1.0f / (float)(k + 1));
+      lab_ctx ctx = {.train = 1, .batch = bt->n, .rng = &rng};
+      lab_graph_forward(g, bt->x, &ctx);
+    }
+  }
+  set_momentum(g, saved, 0.0f);
+  free(saved);
+  return st;
+}
