@@ -11,14 +11,6 @@
 #include "lab/layers.h"
 #include "testutil.h"
 
-static int add(lab_graph *g, const char *name, lab_layer_cfg c, int in) {
-  lab_error err;
-  int id = lab_graph_add(g, name, &c, &in, 1, &err);
-  if (id < 0) fprintf(stderr, "%s\n", err.msg);
-  assert_true(id > 0);
-  return id;
-}
-
 static lab_layer_cfg bn(float momentum) {
   lab_layer_cfg c = {.ops = &lab_batchnorm_ops};
   c.bn = (lab_bn_cfg){.eps = 1e-3f, .momentum = momentum};
@@ -31,9 +23,9 @@ static void test_recalibrate_is_mean_of_batch_stats(void **state) {
   lab_graph *g = lab_graph_new((lab_shape){1, 8, 8});
   lab_layer_cfg cv = {.ops = &lab_conv2d_ops};
   cv.conv = (lab_conv2d_cfg){.oc = C, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .pt = 1, .pb = 1, .pl = 1, .pr = 1};
-  int conv = add(g, "conv", cv, 0);
-  int bn1 = add(g, "bn1", bn(0.1f), conv);
-  int bn2 = add(g, "bn2", bn(0.3f), bn1); /* sees bn1's batch-normalised output */
+  int conv = lab_test_add(g, "conv", cv, 0);
+  int bn1 = lab_test_add(g, "bn1", bn(0.1f), conv);
+  int bn2 = lab_test_add(g, "bn2", bn(0.3f), bn1); /* sees bn1's batch-normalised output */
   lab_error err;
   assert_int_equal(lab_graph_plan(g, B, &err), LAB_STATUS_OK);
   lab_rng rng;

@@ -36,13 +36,6 @@ static lab_dist g_dist; /* this rank; set by main before the tests run */
 
 /* === a small network with everything the synchronisation touches === */
 
-static int add(lab_graph *g, const char *name, lab_layer_cfg c, int in) {
-  lab_error err = {0};
-  int id = lab_graph_add(g, name, &c, &in, 1, &err);
-  if (id < 0) fail_msg("lab_graph_add %s: %s", name, err.msg);
-  return id;
-}
-
 static lab_layer_cfg conv(int oc, int bias) {
   lab_layer_cfg c = {.ops = &lab_conv2d_ops};
   c.conv = (lab_conv2d_cfg){.oc = oc, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pb = 1, .pl = 1, .pr = 1,
@@ -80,23 +73,23 @@ static lab_layer_cfg dropout(float p) {
  * fc-bn(C,1,1)-relu-dropout-fc = aux_logits (BN over N only, dropout on features). */
 static lab_graph *net(int c_in, int hw, int classes) {
   lab_graph *g = lab_graph_new((lab_shape){c_in, hw, hw});
-  int h = add(g, "conv1", conv(4, 0), 0);
-  h = add(g, "bn1", bn(), h);
-  h = add(g, "relu1", relu(), h);
-  h = add(g, "pool1", maxpool(), h);
-  int m = add(g, "conv2", conv(6, 1), h);
+  int h = lab_test_add(g, "conv1", conv(4, 0), 0);
+  h = lab_test_add(g, "bn1", bn(), h);
+  h = lab_test_add(g, "relu1", relu(), h);
+  h = lab_test_add(g, "pool1", maxpool(), h);
+  int m = lab_test_add(g, "conv2", conv(6, 1), h);
   lab_layer_cfg bn_relu = bn(); /* the fused BN + ReLU of the blocks' conv units */
   bn_relu.bn.relu = 1;
-  m = add(g, "bn2", bn_relu, m);
-  m = add(g, "gap", gap(), m);
-  m = add(g, "drop", dropout(0.3f), m);
-  m = add(g, "fc", linear(classes), m);
+  m = lab_test_add(g, "bn2", bn_relu, m);
+  m = lab_test_add(g, "gap", gap(), m);
+  m = lab_test_add(g, "drop", dropout(0.3f), m);
+  m = lab_test_add(g, "fc", linear(classes), m);
   lab_graph_mark_output(g, "logits", m);
-  int a = add(g, "aux_fc1", linear(7), h);
-  a = add(g, "aux_bn", bn(), a);
-  a = add(g, "aux_relu", relu(), a);
-  a = add(g, "aux_drop", dropout(0.25f), a);
-  a = add(g, "aux_fc2", linear(classes), a);
+  int a = lab_test_add(g, "aux_fc1", linear(7), h);
+  a = lab_test_add(g, "aux_bn", bn(), a);
+  a = lab_test_add(g, "aux_relu", relu(), a);
+  a = lab_test_add(g, "aux_drop", dropout(0.25f), a);
+  a = lab_test_add(g, "aux_fc2", linear(classes), a);
   lab_graph_mark_output(g, "aux_logits", a);
   return g;
 }
@@ -523,14 +516,14 @@ static void test_nan_stops_every_rank(void **state) {
   if (lab_cfg_parse_string("train:\n  epochs: 1\n  batch: 8\n", "row.yaml", &row, &err) != LAB_STATUS_OK)
     fail_msg("%s", err.msg);
   lab_graph *g = lab_graph_new((lab_shape){1, 8, 8});
-  int h = add(g, "conv1", conv(4, 0), 0);
-  h = add(g, "bn1", bn(), h);
-  h = add(g, "gap", gap(), h);
+  int h = lab_test_add(g, "conv1", conv(4, 0), 0);
+  h = lab_test_add(g, "bn1", bn(), h);
+  h = lab_test_add(g, "gap", gap(), h);
   lab_layer_cfg big = linear(8);
   big.linear.init_std = 1e30f;
-  h = add(g, "fc1", big, h);
+  h = lab_test_add(g, "fc1", big, h);
   big.linear.out = 3;
-  h = add(g, "fc2", big, h);
+  h = lab_test_add(g, "fc2", big, h);
   lab_graph_mark_output(g, "logits", h);
   lab_train_job job = {.graph = g, .row = row, .experiment = "test", .variant = "nan", .seed = 1, .out_dir = root,
                        .quiet = 1, .train_set = &tr, .test_set = &te, .dist = &g_dist};

@@ -29,25 +29,17 @@ static lab_layer_cfg avgpool3(void) {
   return c;
 }
 
-static int add(lab_graph *g, const char *name, lab_layer_cfg c, int in) {
-  lab_error err;
-  int id = lab_graph_add(g, name, &c, &in, 1, &err);
-  if (id < 0) fprintf(stderr, "%s\n", err.msg);
-  assert_true(id > 0);
-  return id;
-}
-
 /* A three-branch block fed by one stem node (fan-out): conv3x3 -> bn, conv1x1, avg pool,
  * concatenated. No ReLU: its kinks would make finite differences unreliable here (relu has
  * its own gradcheck away from the kink). */
 static lab_graph *small_net(int *out) {
   lab_graph *g = lab_graph_new((lab_shape){3, 6, 5});
-  int stem = add(g, "stem", conv(4, 3, 1, 1), 0);
+  int stem = lab_test_add(g, "stem", conv(4, 3, 1, 1), 0);
   lab_graph_push_scope(g, "block (two_branch)");
-  int a = add(g, "a_conv", conv(3, 3, 1, 1), stem);
-  a = add(g, "a_bn", bn(), a);
-  int b = add(g, "b_conv", conv(2, 1, 0, 1), stem);
-  int p = add(g, "pool", avgpool3(), stem);
+  int a = lab_test_add(g, "a_conv", conv(3, 3, 1, 1), stem);
+  a = lab_test_add(g, "a_bn", bn(), a);
+  int b = lab_test_add(g, "b_conv", conv(2, 1, 0, 1), stem);
+  int p = lab_test_add(g, "pool", avgpool3(), stem);
   lab_error err;
   int ins[3] = {a, b, p};
   lab_layer_cfg cc = concat();
@@ -73,8 +65,8 @@ static void test_shape_error_names_path(void **state) {
   assert_int_equal(lab_graph_n_nodes(g), 1);
 
   /* Concat of unequal H x W names both shapes. */
-  int a = add(g, "a", conv(2, 1, 0, 1), 0);
-  int b = add(g, "b", conv(2, 3, 0, 1), 0);
+  int a = lab_test_add(g, "a", conv(2, 1, 0, 1), 0);
+  int b = lab_test_add(g, "b", conv(2, 3, 0, 1), 0);
   int ins[2] = {a, b};
   lab_layer_cfg cc = concat();
   id = lab_graph_add(g, "cat", &cc, ins, 2, &err);

@@ -25,13 +25,6 @@
 
 /* === small graphs built node by node === */
 
-static int add(lab_graph *g, const char *name, lab_layer_cfg c, int in) {
-  lab_error err = {0};
-  int id = lab_graph_add(g, name, &c, &in, 1, &err);
-  if (id < 0) fail_msg("lab_graph_add %s: %s", name, err.msg);
-  return id;
-}
-
 static lab_layer_cfg conv(int oc, int k, int s, int p, int bias) {
   lab_layer_cfg c = {.ops = &lab_conv2d_ops};
   c.conv = (lab_conv2d_cfg){.oc = oc, .kh = k, .kw = k, .sh = s, .sw = s, .pt = p, .pb = p, .pl = p, .pr = p,
@@ -64,18 +57,18 @@ static lab_layer_cfg linear(int out, float init_std) {
  * logits and, with aux, avgpool-fc = aux_logits. */
 static lab_graph *golden_graph(int aux) {
   lab_graph *g = lab_graph_new((lab_shape){2, 8, 8});
-  int h = add(g, "conv1", conv(4, 3, 1, 1, 0), 0);
-  h = add(g, "bn1", bn(), h);
-  h = add(g, "relu1", relu(), h);
-  h = add(g, "pool1", pool(LAB_POOL_MAX, 2, 2), h);
-  int m = add(g, "conv2", conv(6, 3, 1, 1, 1), h);
-  m = add(g, "relu2", relu(), m);
-  m = add(g, "gap", gap(), m);
-  m = add(g, "fc", linear(5, 0), m);
+  int h = lab_test_add(g, "conv1", conv(4, 3, 1, 1, 0), 0);
+  h = lab_test_add(g, "bn1", bn(), h);
+  h = lab_test_add(g, "relu1", relu(), h);
+  h = lab_test_add(g, "pool1", pool(LAB_POOL_MAX, 2, 2), h);
+  int m = lab_test_add(g, "conv2", conv(6, 3, 1, 1, 1), h);
+  m = lab_test_add(g, "relu2", relu(), m);
+  m = lab_test_add(g, "gap", gap(), m);
+  m = lab_test_add(g, "fc", linear(5, 0), m);
   lab_graph_mark_output(g, "logits", m);
   if (aux) {
-    int a = add(g, "aux_pool", pool(LAB_POOL_AVG, 2, 2), h);
-    a = add(g, "aux_fc", linear(5, 0), a);
+    int a = lab_test_add(g, "aux_pool", pool(LAB_POOL_AVG, 2, 2), h);
+    a = lab_test_add(g, "aux_fc", linear(5, 0), a);
     lab_graph_mark_output(g, "aux_logits", a);
   }
   return g;
@@ -199,20 +192,20 @@ static void test_golden_steps(void **state) {
 
 static lab_graph *small_graph(int dropout_aux) {
   lab_graph *g = lab_graph_new((lab_shape){1, 8, 8});
-  int h = add(g, "conv1", conv(6, 3, 1, 1, 0), 0);
-  h = add(g, "bn1", bn(), h);
-  h = add(g, "relu1", relu(), h);
-  h = add(g, "pool1", pool(LAB_POOL_MAX, 2, 2), h);
-  int m = add(g, "gap", gap(), h);
+  int h = lab_test_add(g, "conv1", conv(6, 3, 1, 1, 0), 0);
+  h = lab_test_add(g, "bn1", bn(), h);
+  h = lab_test_add(g, "relu1", relu(), h);
+  h = lab_test_add(g, "pool1", pool(LAB_POOL_MAX, 2, 2), h);
+  int m = lab_test_add(g, "gap", gap(), h);
   if (dropout_aux) {
     lab_layer_cfg d = {.ops = &lab_dropout_ops};
     d.dropout.p = 0.3f;
-    m = add(g, "drop", d, m);
+    m = lab_test_add(g, "drop", d, m);
   }
-  m = add(g, "fc", linear(3, 0), m);
+  m = lab_test_add(g, "fc", linear(3, 0), m);
   lab_graph_mark_output(g, "logits", m);
   if (dropout_aux) {
-    int a = add(g, "aux_fc", linear(3, 0), h);
+    int a = lab_test_add(g, "aux_fc", linear(3, 0), h);
     lab_graph_mark_output(g, "aux_logits", a);
   }
   return g;
@@ -435,10 +428,10 @@ static void test_nan_stops(void **state) {
   /* two huge linear layers: the logits overflow to Inf at the first step */
   lab_cfg_node *row = row_from(RUN_YAML);
   lab_graph *g = lab_graph_new((lab_shape){1, 8, 8});
-  int h = add(g, "conv1", conv(4, 3, 1, 1, 0), 0);
-  h = add(g, "gap", gap(), h);
-  h = add(g, "fc1", linear(8, 1e30f), h);
-  h = add(g, "fc2", linear(3, 1e30f), h);
+  int h = lab_test_add(g, "conv1", conv(4, 3, 1, 1, 0), 0);
+  h = lab_test_add(g, "gap", gap(), h);
+  h = lab_test_add(g, "fc1", linear(8, 1e30f), h);
+  h = lab_test_add(g, "fc2", linear(3, 1e30f), h);
   lab_graph_mark_output(g, "logits", h);
   char dir[512];
   snprintf(dir, sizeof dir, "%s/nan", e->root);
@@ -559,13 +552,13 @@ static void test_learns_fashion_mnist(void **state) {
                                "train:\n  epochs: 2\n  batch: 32\n  threads: 1\n  optimizer: sgd\n  lr: 0.1\n"
                                "  lr_schedule: constant\n  label_smoothing: 0.0\n  ema: false\n");
   lab_graph *g = lab_graph_new((lab_shape){1, 28, 28});
-  int h = add(g, "conv1", conv(8, 3, 2, 1, 0), 0);
-  h = add(g, "bn1", bn(), h);
-  h = add(g, "relu1", relu(), h);
-  h = add(g, "conv2", conv(16, 3, 2, 1, 0), h);
-  h = add(g, "bn2", bn(), h);
-  h = add(g, "relu2", relu(), h);
-  h = add(g, "fc", linear(10, 0), h);
+  int h = lab_test_add(g, "conv1", conv(8, 3, 2, 1, 0), 0);
+  h = lab_test_add(g, "bn1", bn(), h);
+  h = lab_test_add(g, "relu1", relu(), h);
+  h = lab_test_add(g, "conv2", conv(16, 3, 2, 1, 0), h);
+  h = lab_test_add(g, "bn2", bn(), h);
+  h = lab_test_add(g, "relu2", relu(), h);
+  h = lab_test_add(g, "fc", linear(10, 0), h);
   lab_graph_mark_output(g, "logits", h);
   char dir[512];
   snprintf(dir, sizeof dir, "%s/fmnist", e->root);

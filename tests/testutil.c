@@ -137,6 +137,13 @@ void lab_test_expect_cost(const lab_test_layer *t, int batch, lab_cost want) {
   assert_int_equal(c.scratch_floats, want.scratch_floats);
 }
 
+int lab_test_add(lab_graph *g, const char *name, lab_layer_cfg cfg, int in) {
+  lab_error err = {0};
+  int id = lab_graph_add(g, name, &cfg, &in, 1, &err);
+  if (id < 0) fail_msg("lab_graph_add %s: %s", name, err.msg);
+  return id;
+}
+
 void lab_test_bars_dataset(lab_dataset *ds, int n, uint64_t seed) {
   lab_error err = {0};
   assert_int_equal(lab_dataset_init_fixed(ds, n, 1, 8, 8, 3, &err), LAB_STATUS_OK);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "lab/data.h"
+#include "lab/graph.h"
 #include "lab/layer.h"
 
 /* |a - b| <= atol + rtol * |b| for every element; on failure prints `what`, the max abs and
@@ -25,6 +26,10 @@ int lab_test_rmtree(const char *dir);
 /* A synthetic dataset for whole-run tests: n 8x8 grey images of 3 classes, a bright bar in
  * the top, middle or bottom rows (class 2 also the last row) plus noise, from `seed`. */
 void lab_test_bars_dataset(lab_dataset *ds, int n, uint64_t seed);
+
+/* Appends cfg over node `in` as `name` (lab_graph_add with one input); a failure fails the
+ * test with lab_graph_add's message. Returns the node id. */
+int lab_test_add(lab_graph *g, const char *name, lab_layer_cfg cfg, int in);
 
 /* Uniform values in [lo, hi). */
 void lab_test_fill(float *x, size_t n, lab_rng *rng, float lo, float hi);
