@@ -14,32 +14,31 @@ int lab_bn_count(const lab_graph *g) {
   return c;
 }
 
-static void set_momentum(lab_graph *g, const float *m, float all) {
-  for (int i = 0, j = 0; i < lab_graph_n_nodes(g); i++) {
-    lab_layer *l = lab_graph_layer(g, i);
-    if (is_bn(lab_graph_node(g, i))) l->cfg.bn.momentum = m ? m[j++] : all;
-  }
-}
-
 lab_status lab_bn_recalibrate(lab_graph *g, lab_loader *ld, int batches, lab_error *err) {
   LAB_ASSERT(batches >= 1, "bn recalibration over %d batches", batches);
-  int n_bn = lab_bn_count(g);
+  const int n_bn = lab_bn_count(g);
   if (n_bn == 0) return LAB_STATUS_OK;
+  lab_layer **bn = lab_xmalloc(sizeof(lab_layer *) * (size_t)n_bn);
   float *saved = lab_xmalloc(sizeof(float) * (size_t)n_bn);
   for (int i = 0, j = 0; i < lab_graph_n_nodes(g); i++)
-    if (is_bn(lab_graph_node(g, i))) saved[j++] = lab_graph_node(g, i)->layer.cfg.bn.momentum;
+    if (is_bn(lab_graph_node(g, i))) {
+      bn[j] = lab_graph_layer(g, i);
+      saved[j] = bn[j]->cfg.bn.momentum;
+      j++;
+    }
   lab_status st = lab_loader_seek(ld, 0, 0, err);
   if (st == LAB_STATUS_OK) {
     lab_rng rng; /* dropout masks: a fixed stream, so the training streams are left alone */
     lab_rng_seed(&rng, 0x6e5ca1ULL);
     for (int k = 0; k < batches; k++) {
       const lab_batch *bt = lab_loader_next(ld);
-      set_momentum(g, NULL, 1.0f / (float)(k + 1));
+      for (int j = 0; j < n_bn; j++) bn[j]->cfg.bn.momentum = 1.0f / (float)(k + 1);
       lab_ctx ctx = {.train = 1, .batch = bt->n, .rng = &rng};
       lab_graph_forward(g, bt->x, &ctx);
     }
   }
-  set_momentum(g, saved, 0.0f);
+  for (int j = 0; j < n_bn; j++) bn[j]->cfg.bn.momentum = saved[j];
+  free(bn);
   free(saved);
   return st;
 }
