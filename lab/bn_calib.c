@@ -14,6 +14,14 @@ int lab_bn_count(const lab_graph *g) {
   return c;
 }
 
+lab_status lab_bn_calib_loader(const lab_dataset *ds, const int *items, int n_items, int batch, uint64_t seed,
+                               const lab_transform_cfg *tf, lab_loader **out, lab_error *err) {
+  lab_loader_cfg cc;
+  lab_loader_cfg_default(&cc, batch, seed, tf);
+  cc.drop_last = 1;
+  return lab_loader_new(ds, items, n_items, &cc, out, err);
+}
+
 lab_status lab_bn_recalibrate(lab_graph *g, lab_loader *ld, int batches, lab_error *err) {
   LAB_ASSERT(batches >= 1, "bn recalibration over %d batches", batches);
   const int n_bn = lab_bn_count(g);

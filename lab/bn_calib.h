@@ -25,6 +25,12 @@
 /* Number of batch-norm layers in g (0: nothing to recalibrate). */
 int lab_bn_count(const lab_graph *g);
 
+/* The loader a run's evaluation recalibrates over (train.bn_recalibrate): the training items,
+ * shuffled by the run's seed, the evaluation transform tf, full batches of `batch`. lab eval
+ * builds the same one to reproduce a run's numbers. */
+lab_status lab_bn_calib_loader(const lab_dataset *ds, const int *items, int n_items, int batch, uint64_t seed,
+                               const lab_transform_cfg *tf, lab_loader **out, lab_error *err);
+
 /* See above. batches >= 1. */
 lab_status lab_bn_recalibrate(lab_graph *g, lab_loader *ld, int batches, lab_error *err);
 

@@ -172,8 +172,8 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
   have_net = 1;
   int batch = o->batch > 0 ? o->batch : (int)tc.batch;
   long n_cal = o->bn_recalibrate >= 0 ? o->bn_recalibrate : tc.bn_recalibrate;
-  if ((st = lab_graph_plan(net.g, batch > tc.batch || !n_cal ? batch : (int)tc.batch, err)) != LAB_STATUS_OK)
-    goto done;
+  const int planned = n_cal > 0 && tc.batch > batch ? (int)tc.batch : batch; /* recalibration: run's batch */
+  if ((st = lab_graph_plan(net.g, planned, err)) != LAB_STATUS_OK) goto done;
   int out_id = lab_graph_output(net.g, "logits");
   if (out_id < 0) {
     st = lab_error_set(err, LAB_ERR_CONFIG, "%s: the network marks no logits output", cpath);
@@ -228,10 +228,9 @@ static lab_status eval_run(const char *dir, const eval_opts *o, eval_out *out, l
     /* the batches the run's own evaluation used: its seed's order (lab/train.c) */
     char seed[64];
     header_value(cpath, "seed", seed, sizeof seed);
-    lab_loader_cfg cc;
-    lab_loader_cfg_default(&cc, (int)tc.batch, (uint64_t)strtoull(seed, NULL, 10), &tf);
-    cc.drop_last = 1;
-    if ((st = lab_loader_new(&train_ds, tr_idx, n_tr, &cc, &cal_ld, err)) != LAB_STATUS_OK) goto done;
+    if ((st = lab_bn_calib_loader(&train_ds, tr_idx, n_tr, (int)tc.batch, (uint64_t)strtoull(seed, NULL, 10), &tf,
+                                  &cal_ld, err)) != LAB_STATUS_OK)
+      goto done;
     if ((st = lab_bn_recalibrate(net.g, cal_ld, (int)n_cal, err)) != LAB_STATUS_OK) goto done;
   }
   out->p_raw = lab_xmalloc(sizeof(float) * (size_t)n_test * (size_t)k);

@@ -276,11 +276,9 @@ static lab_status setup_data(run *r, lab_error *err) {
     return st;
   if (r->tc.bn_recalibrate > 0) {
     /* every rank the same batches (no shard): the same statistics without communication */
-    lab_loader_cfg cc;
-    lab_loader_cfg_default(&cc, r->local_batch, (uint64_t)job->seed, &tf);
-    cc.drop_last = 1;
-    cc.prefetch = (int)r->dc.prefetch;
-    if ((st = lab_loader_new(r->train_ds, r->train_idx, r->n_train, &cc, &r->cal_ld, err)) != LAB_STATUS_OK) return st;
+    if ((st = lab_bn_calib_loader(r->train_ds, r->train_idx, r->n_train, r->local_batch, (uint64_t)job->seed, &tf,
+                                  &r->cal_ld, err)) != LAB_STATUS_OK)
+      return st;
   }
   return LAB_STATUS_OK;
 }
