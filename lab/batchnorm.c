@@ -122,29 +122,43 @@ static double chan_sum(const float *x, int n, size_t stride, size_t hw, int sq, 
   return lanes_total(acc);
 }
 
-/* The gradient reaching the BN output: dy, or with the fused ReLU dy where y > 0 (relu.c's
- * rule), else 0. */
-static inline double grad_at(const float *g, const float *y, size_t j) {
-  return y && !(y[j] > 0.0f) ? 0.0 : (double)g[j];
-}
+/* sum of g and of g * (x - mean), where g is the gradient reaching the BN output: dy, or with
+ * the fused ReLU dy where y > 0 (relu.c's rule), else 0; y: the fused ReLU's output (NULL
+ * without). The masked gradient is formed BN_CHUNK floats at a time in a local buffer, so
+ * both loops vectorise: with the mask inside the lane loop gcc emits a branch per element,
+ * which mispredicts on ReLU masks (measured 10x slower at 64x16x37x37). Same sums, same order. */
+#define BN_CHUNK 512
+_Static_assert(BN_CHUNK % BN_LANES == 0, "chunks start on lane 0");
 
-/* sum of g and of g * (x - mean); y: the fused ReLU's output (NULL without) */
 static void chan_grad_sums(const float *x, const float *g, const float *y, int n, size_t stride, size_t hw,
                            double mean, double *sum_g, double *sum_gx) {
   double a[BN_LANES] = {0}, b[BN_LANES] = {0};
+  float masked[BN_CHUNK];
   for (int i = 0; i < n; i++) {
     const float *p = x + (size_t)i * stride, *q = g + (size_t)i * stride, *r = y ? y + (size_t)i * stride : NULL;
-    size_t j = 0;
-    for (; j + BN_LANES <= hw; j += BN_LANES)
-      for (int k = 0; k < BN_LANES; k++) {
-        const double gk = grad_at(q, r, j + k);
-        a[k] += gk;
-        b[k] += gk * ((double)p[j + k] - mean);
+    for (size_t j0 = 0; j0 < hw; j0 += BN_CHUNK) {
+      const size_t len = hw - j0 < BN_CHUNK ? hw - j0 : BN_CHUNK;
+      const float *gs = q + j0, *ps = p + j0;
+      if (r) {
+        for (size_t j = 0; j < len; j++) {
+          const float v = q[j0 + j];
+          masked[j] = r[j0 + j] > 0.0f ? v : 0.0f;
+        }
+        gs = masked;
       }
-    for (; j < hw; j++) {
-      const double gj = grad_at(q, r, j);
-      a[j % BN_LANES] += gj;
-      b[j % BN_LANES] += gj * ((double)p[j] - mean);
+      /* j0 is a multiple of BN_LANES, so element j0 + j goes to lane j % BN_LANES */
+      size_t j = 0;
+      for (; j + BN_LANES <= len; j += BN_LANES)
+        for (int k = 0; k < BN_LANES; k++) {
+          const double gk = (double)gs[j + k];
+          a[k] += gk;
+          b[k] += gk * ((double)ps[j + k] - mean);
+        }
+      for (; j < len; j++) {
+        const double gj = (double)gs[j];
+        a[j % BN_LANES] += gj;
+        b[j % BN_LANES] += gj * ((double)ps[j] - mean);
+      }
     }
   }
   *sum_g = lanes_total(a);
