@@ -196,37 +196,66 @@ static void window_plane(const lab_pool_cfg *p, const float *restrict xp, int h,
   }
 }
 
-/* Stride-1 average pools on maps narrower than a vector (the Inception modules' pool branches
- * at small input sizes): the plane is copied once into a zero-padded one, so every window has
- * the same KH x KW taps and the row loop needs no bounds. A window sums its taps in row-major
- * order from +0 as window_plane does; adding a padding zero leaves such a sum unchanged
- * (it is never -0), so the outputs are window_plane's, bit for bit. */
+/* Narrow maps (POOL_PADDED_MIN_OW <= OW < POOL_ROW_MIN_OW: the Inception modules' pool
+ * branches and the stem's last max pool at small input sizes): the plane is copied once into
+ * a padded one (0 for average, -inf for max), so every window has the same KH x KW taps and
+ * the row loop needs no bounds. Taps run in row-major window order as in window_plane. A
+ * padding 0 leaves a sum that starts at +0 unchanged (it is never -0); a padding -inf never
+ * replaces the running max (strict >, not NaN), and the argmax starts at the window's first
+ * real pixel as there. So the outputs are window_plane's, bit for bit. */
 #define POOL_PADDED_MAX 1024 /* floats of the padded plane (a stack buffer) */
 
 /* Below POOL_PADDED_MIN_OW the copy costs more than the bounds it saves (measured on 3x3 and
- * 1x1 maps, 3x3 kernel: 1.25x and 2.9x slower than window_plane; on 7x7 1.7x faster). */
+ * 1x1 maps, 3x3/1 average: 1.25x and 2.9x slower than window_plane; on 7x7 1.7x faster). */
 #define POOL_PADDED_MIN_OW 4
 
+/* Rows and columns of the padded plane: every window of the output lies inside it. */
+static int padded_rows(const lab_pool_cfg *p, int oh) { return (oh - 1) * p->sh + p->kh; }
+static int padded_cols(const lab_pool_cfg *p, int ow) { return (ow - 1) * p->sw + p->kw; }
+
 static int padded_fits(const lab_pool_cfg *p, int oh, int ow) {
-  return p->kind == LAB_POOL_AVG && p->sh == 1 && p->sw == 1 && ow >= POOL_PADDED_MIN_OW &&
-         ow < POOL_ROW_MIN_OW && (oh + p->kh - 1) * (ow + p->kw - 1) <= POOL_PADDED_MAX;
+  return ow >= POOL_PADDED_MIN_OW && ow < POOL_ROW_MIN_OW && padded_rows(p, oh) * padded_cols(p, ow) <= POOL_PADDED_MAX;
 }
 
-static void avg_plane_padded(const lab_pool_cfg *p, const float *restrict xp, int h, int w, int oh, int ow,
-                             float *restrict yp) {
+static void plane_padded(const lab_pool_cfg *p, const float *restrict xp, int h, int w, int oh, int ow,
+                         float *restrict yp, int32_t *restrict ap) {
   float pad[POOL_PADDED_MAX];
-  const int ph = oh + p->kh - 1, pw = ow + p->kw - 1;
-  memset(pad, 0, (size_t)ph * pw * sizeof(float));
-  for (int a = 0; a < h; a++) memcpy(pad + (a + p->pt) * pw + p->pl, xp + a * w, (size_t)w * sizeof(float));
+  const int ph = padded_rows(p, oh), pw = padded_cols(p, ow);
+  const float fill = ap ? -INFINITY : 0.0f;
+  for (int k = 0; k < ph * pw; k++) pad[k] = fill;
+  for (int a = 0; a < h; a++) {
+    const int r = a + p->pt;
+    if (r < ph) memcpy(pad + r * pw + p->pl, xp + a * w, (size_t)imin(w, pw - p->pl) * sizeof(float));
+  }
   for (int i = 0; i < oh; i++) {
-    float acc[POOL_ROW_MIN_OW] = {0};
+    const int h0 = i * p->sh - p->pt;
+    float acc[POOL_ROW_MIN_OW];
+    int32_t at[POOL_ROW_MIN_OW];
+    for (int j = 0; j < ow; j++) {
+      acc[j] = fill;
+      at[j] = (int32_t)(imax(h0, 0) * w + imax(j * p->sw - p->pl, 0)); /* the window's first pixel */
+    }
     for (int a = 0; a < p->kh; a++)
       for (int b = 0; b < p->kw; b++) {
-        const float *pr = pad + (i + a) * pw + b;
-        for (int j = 0; j < ow; j++) acc[j] += pr[j];
+        const float *pr = pad + (i * p->sh + a) * pw + b; /* pr[j*sw]: tap (a, b) of output j */
+        if (ap) {
+          const int32_t base = (int32_t)((h0 + a) * w - p->pl + b);
+          for (int j = 0; j < ow; j++) {
+            const float v = pr[j * p->sw], m = acc[j];
+            const int take = (v > m) | (v != v);
+            acc[j] = take ? v : m;
+            at[j] = take ? base + j * p->sw : at[j];
+          }
+        } else {
+          for (int j = 0; j < ow; j++) acc[j] += pr[j * p->sw];
+        }
       }
-    const float rows = (float)row_count(p, h, i - p->pt);
-    for (int j = 0; j < ow; j++) yp[i * ow + j] = acc[j] / (rows * col_count(p, w, j - p->pl));
+    if (ap) {
+      for (int j = 0; j < ow; j++) yp[i * ow + j] = acc[j], ap[i * ow + j] = at[j];
+    } else {
+      const float rows = (float)row_count(p, h, h0);
+      for (int j = 0; j < ow; j++) yp[i * ow + j] = acc[j] / (rows * col_count(p, w, j * p->sw - p->pl));
+    }
   }
 }
 
@@ -246,7 +275,7 @@ static void pool_forward(lab_layer *l, const float *const *x, float *y, lab_ctx 
   for (long q = 0; q < planes; q++) {
     const float *xp = xi + (size_t)q * h * w;
     if (padded) {
-      avg_plane_padded(p, xp, h, w, oh, ow, y + (size_t)q * oh * ow);
+      plane_padded(p, xp, h, w, oh, ow, y + (size_t)q * oh * ow, is_max ? arg + (size_t)q * oh * ow : NULL);
       continue;
     }
     if (ow < POOL_ROW_MIN_OW) {

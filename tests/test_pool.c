@@ -2,7 +2,7 @@
  * PyTorch's last-window rule, asymmetric padding, Inception-v3 and GoogLeNet cases), shape
  * errors, cost, hand forward/backward for max (padding = -inf, first maximum wins on ties)
  * and average (both count_include_pad conventions, ceil_mode windows past the padding),
- * adaptive bins, every average-pool code path bit for bit against one reference, gradcheck
+ * adaptive bins, every pooling code path bit for bit against one reference, gradcheck
  * (max pool on inputs without near-ties) and accumulation. */
 #include <math.h>
 #include <stdio.h>
@@ -286,12 +286,14 @@ static void test_avg_hand(void **state) {
   }
 }
 
-/* === average pool: every code path against one reference, bit for bit ===
- * The reference is the plain definition in the pool's summation orders: a window sums its
- * real taps row-major from 0; backward, each output row i (ascending) hands dy / divisor to
- * its window's pixels tap column by tap column (ascending), into dx that already holds values.
- * The layer picks a padded plane (stride 1, maps narrower than 8), a per-window loop (other
- * narrow maps) or whole rows; all must equal this exactly. */
+/* === every code path against one reference, bit for bit ===
+ * The reference is the plain definition in the pool's orders. Max: a window's taps row-major,
+ * starting from -inf at its first real pixel, strict > or NaN replaces; backward adds dy to
+ * the argmax, outputs in order. Average: a window sums its real taps row-major from 0;
+ * backward, each output row i (ascending) hands dy / divisor to its window's pixels tap
+ * column by tap column (ascending), into dx that already holds values. The layer picks a
+ * padded plane (maps 4 to 7 wide), a per-window loop (narrower) or whole rows (wider); all
+ * must equal the reference exactly. */
 
 static float ref_divisor(const lab_pool_cfg *p, int h, int w, int h0, int w0) {
   const int rows = p->count_include_pad ? imin_t(h0 + p->kh, h + p->pb) - h0 : imin_t(h0 + p->kh, h) - imax_t(h0, 0);
@@ -299,16 +301,31 @@ static float ref_divisor(const lab_pool_cfg *p, int h, int w, int h0, int w0) {
   return (float)rows * (float)cols;
 }
 
-static void ref_avg(const lab_pool_cfg *p, const float *x, int h, int w, int oh, int ow, float *y, const float *dy,
-                    float *dx) {
+static void ref_pool(const lab_pool_cfg *p, const float *x, int h, int w, int oh, int ow, float *y, const float *dy,
+                     float *dx) {
   for (int i = 0; i < oh; i++)
     for (int j = 0; j < ow; j++) {
       const int h0 = i * p->sh - p->pt, w0 = j * p->sw - p->pl;
-      float sum = 0.0f;
+      float acc = p->kind == LAB_POOL_MAX ? -INFINITY : 0.0f;
+      int at = imax_t(h0, 0) * w + imax_t(w0, 0);
       for (int a = imax_t(h0, 0); a < imin_t(h0 + p->kh, h); a++)
-        for (int b = imax_t(w0, 0); b < imin_t(w0 + p->kw, w); b++) sum += x[a * w + b];
-      y[i * ow + j] = sum / ref_divisor(p, h, w, h0, w0);
+        for (int b = imax_t(w0, 0); b < imin_t(w0 + p->kw, w); b++) {
+          const float v = x[a * w + b];
+          if (p->kind == LAB_POOL_AVG) {
+            acc += v;
+          } else if (v > acc || v != v) {
+            acc = v;
+            at = a * w + b;
+          }
+        }
+      if (p->kind == LAB_POOL_MAX) {
+        y[i * ow + j] = acc;
+        dx[at] += dy[i * ow + j];
+      } else {
+        y[i * ow + j] = acc / ref_divisor(p, h, w, h0, w0);
+      }
     }
+  if (p->kind == LAB_POOL_MAX) return;
   for (int i = 0; i < oh; i++) {
     const int h0 = i * p->sh - p->pt;
     for (int a = imax_t(h0, 0); a < imin_t(h0 + p->kh, h); a++)
@@ -320,28 +337,31 @@ static void ref_avg(const lab_pool_cfg *p, const float *x, int h, int w, int oh,
   }
 }
 
-static void test_avg_paths_exact(void **state) {
+static void test_paths_exact(void **state) {
   (void)state;
   const struct {
     int h, w, k, s, pt, pb, pl, pr, ceil;
   } cases[] = {
       {7, 7, 3, 1, 1, 1, 1, 1, 0},   /* Inception 35x35 pool branch at 75x75 input: padded plane */
-      {3, 3, 3, 1, 1, 1, 1, 1, 0},   /* 17x17 modules at 75x75 */
+      {15, 15, 3, 2, 0, 0, 0, 0, 0}, /* the stem's last max pool at 75x75: padded, stride 2 */
+      {3, 3, 3, 1, 1, 1, 1, 1, 0},   /* 17x17 modules at 75x75: per-window loop */
       {1, 1, 3, 1, 1, 1, 1, 1, 0},   /* 8x8 modules at 75x75 */
       {9, 5, 5, 1, 2, 1, 0, 2, 0},   /* asymmetric padding, 5x5 */
       {6, 4, 2, 1, 0, 1, 1, 0, 1},   /* even kernel, ceil_mode */
+      {11, 12, 3, 2, 1, 1, 1, 1, 1}, /* stride 2, ceil_mode, padded */
+      {8, 10, 3, 2, 0, 0, 0, 0, 0},  /* stride 2, padded: the last input column in no window */
       {12, 13, 3, 1, 1, 1, 1, 1, 0}, /* wide map: row form */
       {35, 35, 3, 1, 1, 1, 1, 1, 0}, /* the 35x35 modules at 299 */
-      {9, 9, 3, 2, 1, 1, 1, 1, 1},   /* stride 2, narrow: per-window loop */
       {20, 20, 3, 2, 0, 1, 0, 1, 0}, /* stride 2, wide: row form */
   };
   lab_rng rng;
   lab_rng_seed(&rng, 7);
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
-    for (int cip = 0; cip <= 1; cip++) {
+    for (int variant = 0; variant < 3; variant++) { /* max, average excluding / including padding */
       const int h = cases[ci].h, w = cases[ci].w, batch = 3, nc = 2;
-      lab_layer_cfg c = pool(LAB_POOL_AVG, cases[ci].k, cases[ci].s, cases[ci].pt, cases[ci].pb, cases[ci].pl,
-                             cases[ci].pr, cases[ci].ceil, cip);
+      const lab_pool_kind kind = variant == 0 ? LAB_POOL_MAX : LAB_POOL_AVG;
+      lab_layer_cfg c = pool(kind, cases[ci].k, cases[ci].s, cases[ci].pt, cases[ci].pb, cases[ci].pl, cases[ci].pr,
+                             cases[ci].ceil, variant == 2);
       lab_shape in = {nc, h, w};
       lab_error err;
       lab_test_layer t;
@@ -349,19 +369,24 @@ static void test_avg_paths_exact(void **state) {
       const int oh = t.l.out.h, ow = t.l.out.w;
       const size_t nx = (size_t)batch * nc * h * w, ny = (size_t)batch * nc * oh * ow;
       lab_test_fill(t.x[0], nx, &rng, -1.0f, 1.0f);
+      if (kind == LAB_POOL_MAX) /* ties (quarter steps), -inf and NaN */
+        for (size_t i = 0; i < nx; i++) {
+          t.x[0][i] = floorf(t.x[0][i] * 4.0f) / 4.0f;
+          if (i % 17 == 5) t.x[0][i] = -INFINITY;
+          if (i % 53 == 11) t.x[0][i] = NAN;
+        }
       lab_test_fill(t.dy, ny, &rng, -1.0f, 1.0f);
       lab_test_fill(t.dx[0], nx, &rng, -1.0f, 1.0f); /* backward accumulates onto these */
       float *want_y = lab_xmalloc(ny * sizeof(float)), *want_dx = lab_xmalloc(nx * sizeof(float));
       memcpy(want_dx, t.dx[0], nx * sizeof(float));
       for (int q = 0; q < batch * nc; q++)
-        ref_avg(&c.pool, t.x[0] + (size_t)q * h * w, h, w, oh, ow, want_y + (size_t)q * oh * ow,
-                t.dy + (size_t)q * oh * ow, want_dx + (size_t)q * h * w);
+        ref_pool(&c.pool, t.x[0] + (size_t)q * h * w, h, w, oh, ow, want_y + (size_t)q * oh * ow,
+                 t.dy + (size_t)q * oh * ow, want_dx + (size_t)q * h * w);
       lab_test_layer_forward(&t, 1);
       lab_test_layer_backward(&t);
-      char what[96];
-      snprintf(what, sizeof what, "avg pool case %zu (count_include_pad %d)", ci, cip);
       if (memcmp(t.y, want_y, ny * sizeof(float)) || memcmp(t.dx[0], want_dx, nx * sizeof(float)))
-        fail_msg("%s: forward or backward differs from the reference in some bit", what);
+        fail_msg("pool case %zu (%s): forward or backward differs from the reference in some bit", ci,
+                 variant == 0 ? "max" : variant == 1 ? "average" : "average, count_include_pad");
       free(want_y);
       free(want_dx);
       lab_test_layer_free(&t);
@@ -441,7 +466,7 @@ int main(void) {
       cmocka_unit_test(test_output_sizes),  cmocka_unit_test(test_shape_errors),
       cmocka_unit_test(test_cost),          cmocka_unit_test(test_max_hand),
       cmocka_unit_test(test_max_ties),      cmocka_unit_test(test_avg_hand),
-      cmocka_unit_test(test_avg_paths_exact),
+      cmocka_unit_test(test_paths_exact),
       cmocka_unit_test(test_adaptive_hand), cmocka_unit_test(test_gradcheck),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
