@@ -49,6 +49,7 @@ static void node_grow(lab_cfg_node *n) {
   n->items = cfg_realloc(n->items, cap * sizeof *n->items);
   if (n->kind == LAB_CFG_MAP) {
     n->keys = cfg_realloc(n->keys, cap * sizeof *n->keys);
+    n->key_file = cfg_realloc(n->key_file, cap * sizeof *n->key_file);
     n->key_line = cfg_realloc(n->key_line, cap * sizeof *n->key_line);
     n->key_col = cfg_realloc(n->key_col, cap * sizeof *n->key_col);
   }
@@ -88,10 +89,12 @@ static void relabel(lab_cfg_node *n, const char *path) {
   }
 }
 
-static void map_append(lab_cfg_node *map, const char *key, int key_line, int key_col, lab_cfg_node *child) {
+static void map_append(lab_cfg_node *map, const char *key, const char *key_file, int key_line, int key_col,
+                       lab_cfg_node *child) {
   LAB_ASSERT(map->kind == LAB_CFG_MAP, "map_append on a non-map");
   node_grow(map);
   map->keys[map->n] = cfg_strdup(key);
+  map->key_file[map->n] = cfg_strdup(key_file ? key_file : "<code>");
   map->key_line[map->n] = key_line;
   map->key_col[map->n] = key_col;
   map->items[map->n] = child;
@@ -116,9 +119,11 @@ static void free_contents(lab_cfg_node *n) {
   for (int i = 0; i < n->n; i++) {
     lab_cfg_free(n->items[i]);
     if (n->keys) free(n->keys[i]);
+    if (n->key_file) free(n->key_file[i]);
   }
   free(n->items);
   free(n->keys);
+  free(n->key_file);
   free(n->key_line);
   free(n->key_col);
   free(n->scalar);
@@ -144,6 +149,7 @@ lab_cfg_node *lab_cfg_clone(const lab_cfg_node *n) {
     c->items[i] = lab_cfg_clone(n->items[i]);
     if (n->kind == LAB_CFG_MAP) {
       c->keys[i] = cfg_strdup(n->keys[i]);
+      c->key_file[i] = cfg_strdup(n->key_file[i]);
       c->key_line[i] = n->key_line[i];
       c->key_col[i] = n->key_col[i];
     }
@@ -179,11 +185,13 @@ void lab_cfg_map_put(lab_cfg_node *map, const char *key, lab_cfg_node *child) {
   LAB_ASSERT(map && map->kind == LAB_CFG_MAP, "lab_cfg_map_put needs a map");
   int i = lab_cfg_index(map, key);
   if (i < 0) {
-    map_append(map, key, child->line, child->col, child);
+    map_append(map, key, child->file, child->line, child->col, child);
     return;
   }
   lab_cfg_free(map->items[i]);
   map->items[i] = child;
+  free(map->key_file[i]);
+  map->key_file[i] = cfg_strdup(child->file);
   map->key_line[i] = child->line;
   map->key_col[i] = child->col;
   char *cp = child_path(map->path, key, 0);
@@ -234,7 +242,7 @@ lab_status lab_cfg_key_error(lab_error *err, const lab_cfg_node *map, int i, con
   LAB_ASSERT(map->kind == LAB_CFG_MAP && i >= 0 && i < map->n, "key %d of %s", i, map->path);
   va_list ap;
   va_start(ap, fmt);
-  lab_status s = verror_at(err, map->file, map->key_line[i], map->key_col[i], map->path, fmt, ap);
+  lab_status s = verror_at(err, map->key_file[i], map->key_line[i], map->key_col[i], map->path, fmt, ap);
   va_end(ap);
   return s;
 }
@@ -383,7 +391,7 @@ static lab_status parse_node(parse_ctx *c, yaml_event_t *ev, int depth, lab_cfg_
         lab_cfg_node *item = NULL;
         if (!s) s = next_event(c, &val);
         if (!s) s = parse_node(c, &val, depth + 1, &item);
-        if (!s) map_append(n, k, kl, kc, item);
+        if (!s) map_append(n, k, c->name, kl, kc, item);
         free(k);
         if (s) break;
       }
@@ -781,7 +789,7 @@ lab_status lab_cfg_set_path(lab_cfg_node *root, const char *path, const lab_cfg_
     } else if (j < 0 && (mode == LAB_CFG_SET_REPLACE || mode == LAB_CFG_SET_UPDATE)) {
       s = missing_key(err, where, parent, last->key);
     } else if (j < 0) {
-      map_append(parent, last->key, value->line, value->col, lab_cfg_clone(value));
+      map_append(parent, last->key, value->file, value->line, value->col, lab_cfg_clone(value));
     } else if (mode == LAB_CFG_SET_UPDATE) {
       s = update_node(parent->items[j], value, err);
     } else {
@@ -839,6 +847,7 @@ lab_status lab_cfg_unset(lab_cfg_node *root, const char *path, const char *where
       goto done;
     }
     free(parent->keys[i]);
+    free(parent->key_file[i]);
   } else {
     if (parent->kind != LAB_CFG_SEQ || last->index >= parent->n) {
       s = lab_error_set(err, LAB_ERR_CONFIG, "%s: no item [%ld] in %s", where, last->index,
@@ -852,6 +861,7 @@ lab_status lab_cfg_unset(lab_cfg_node *root, const char *path, const char *where
     parent->items[j] = parent->items[j + 1];
     if (parent->keys) {
       parent->keys[j] = parent->keys[j + 1];
+      parent->key_file[j] = parent->key_file[j + 1];
       parent->key_line[j] = parent->key_line[j + 1];
       parent->key_col[j] = parent->key_col[j + 1];
     }
@@ -901,7 +911,8 @@ lab_status lab_cfg_merge(lab_cfg_node *base, const lab_cfg_node *over, lab_error
     for (int i = 0; i < over->n; i++) {
       int j = lab_cfg_index(base, over->keys[i]);
       if (j < 0) {
-        map_append(base, over->keys[i], over->key_line[i], over->key_col[i], lab_cfg_clone(over->items[i]));
+        map_append(base, over->keys[i], over->key_file[i], over->key_line[i], over->key_col[i],
+                   lab_cfg_clone(over->items[i]));
         continue;
       }
       lab_status s = lab_cfg_merge(base->items[j], over->items[i], err);

@@ -41,6 +41,8 @@ struct lab_cfg_node {
   char *scalar;            /* SCALAR: the text (NULL otherwise) */
   int n;                   /* MAP: number of keys; SEQ: number of items */
   char **keys;             /* MAP: keys (NULL for SEQ) */
+  char **key_file;         /* MAP: the file each key was written in (keys merged by extends, a
+                            * row's set_new or the command line come from other files) */
   int *key_line, *key_col; /* MAP: positions of the keys themselves */
   lab_cfg_node **items;    /* MAP values / SEQ items */
 };

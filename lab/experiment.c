@@ -212,7 +212,8 @@ static lab_status read_paper(const lab_cfg_node *paper, lab_experiment_row *row,
 }
 
 static void key_where(const lab_cfg_node *map, int i, char *buf, size_t size) {
-  snprintf(buf, size, "%s:%d:%d: %s: '%s'", map->file, map->key_line[i], map->key_col[i], map->path, map->keys[i]);
+  snprintf(buf, size, "%s:%d:%d: %s: '%s'", map->key_file[i], map->key_line[i], map->key_col[i], map->path,
+           map->keys[i]);
 }
 
 /* Applies a row's unset, set_new and set to cfg (a copy of the row above's configuration). */

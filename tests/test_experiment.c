@@ -367,6 +367,18 @@ static void test_extends_relative_and_merged(void **state) {
   assert_string_equal(at(e->rows[0].config, "train.lr")->file, parent_as_opened);
   value_is(r2, "data.subset", "100", 6, 18);
   value_is(e->rows[0].config, "train.optimizer", "sgd", 9, 16);
+  /* Each key remembers its own file, whatever map it was merged into: a message about a key
+   * (lab_cfg_key_error: an unknown train key, say) must name the file that holds it. */
+  const lab_cfg_node *data = at(r2, "data"), *blocks = at(r2, "network.blocks"), *train = at(r2, "train");
+  assert_string_equal(data->key_file[lab_cfg_index(data, "subset")], child);
+  assert_string_equal(blocks->key_file[lab_cfg_index(blocks, "b")], parent_as_opened); /* the row's set_new */
+  assert_int_equal(blocks->key_line[lab_cfg_index(blocks, "b")], 20);
+  assert_string_equal(train->key_file[lab_cfg_index(train, "epochs")], parent_as_opened); /* its value: child */
+  lab_error kerr = {0};
+  lab_cfg_key_error(&kerr, data, lab_cfg_index(data, "subset"), "unknown key");
+  char want[400];
+  snprintf(want, sizeof want, "%s:6:10: data: unknown key", child);
+  assert_string_equal(kerr.msg, want);
   lab_experiment_free(e);
 
   /* A child that gives its own rows replaces the parent's; a kind change is an error. */
