@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -175,8 +176,13 @@ int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_s
         fflush(o->progress);
       }
       fflush(NULL); /* the child must not flush the parent's buffered output again */
+      const pid_t parent = getpid();
       pid_t pid = fork();
       if (pid == 0) {
+        /* A worker must not outlive the sweep: killed by a signal, the sweep takes its run
+         * folders' lock with it, and a second sweep would then train the same runs beside
+         * the orphans. SIGTERM ends a worker between two checkpoint writes (each atomic). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(128 + SIGTERM);
         int code = fn(r, threads, ctx);
         fflush(NULL);
         _exit(code & 0xff);

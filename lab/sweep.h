@@ -75,7 +75,9 @@ typedef struct lab_sweep_opts {
 } lab_sweep_opts;
 
 /* Runs every run whose state is TRAIN or RESUME in forked workers (see above). Fills
- * exit_code and seconds. Returns the number of runs that did not finish (0: all did). */
+ * exit_code and seconds. Returns the number of runs that did not finish (0: all did). A
+ * worker receives SIGTERM when the calling process dies (Linux's parent-death signal), so
+ * killing a sweep stops its runs too; each resumes from its last checkpoint next time. */
 int lab_sweep_execute(lab_sweep_run *runs, int n, const lab_sweep_opts *o, lab_sweep_run_fn fn, void *ctx);
 
 /* Open MPI rank and size from the environment (OMPI_COMM_WORLD_RANK / _SIZE); 0 and 1 when

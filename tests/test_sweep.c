@@ -1,14 +1,17 @@
 /* test_sweep.c: lab/sweep: the resume logic (finished, diverged, resumable, fresh), stale
  * folders moved aside and never mixed, the worker pool with a fake training (skips, failures,
- * a killed worker, progress and ETA lines), the Open MPI environment, and a tiny real training
- * through lab_train_run: interrupted -> resumed -> finished -> a changed configuration moves
- * it aside. */
+ * a killed worker, progress and ETA lines), workers stopped with a killed sweep, the Open MPI
+ * environment, and a tiny real training through lab_train_run: interrupted -> resumed ->
+ * finished -> a changed configuration moves it aside. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blocks/network.h"
@@ -254,6 +257,84 @@ static void test_execute(void **state) {
   assert_string_equal(lab_sweep_fmt_duration(NAN, b, sizeof b), "?");
 }
 
+/* A worker that records its pid (file pid-<name>) and waits to be killed. */
+static int sleepy_train(const lab_sweep_run *r, int threads, void *vctx) {
+  (void)threads;
+  fake_ctx *c = vctx;
+  char name[200], pid[32];
+  snprintf(name, sizeof name, "pid-%s", r->name);
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  put(c->root, name, pid);
+  while (pause() == -1) {
+  }
+  return 1;
+}
+
+static void sleep_10ms(void) {
+  const struct timespec t = {0, 10000000L};
+  nanosleep(&t, NULL);
+}
+
+static long read_pid(const char *dir, const char *name) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/pid-%s", dir, name);
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  if (f) {
+    if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+    fclose(f);
+  }
+  return pid;
+}
+
+/* A sweep killed outright (SIGKILL: no handler can run) takes its workers with it: each gets
+ * SIGTERM. This process adopts the orphans (child subreaper) to see how they ended. */
+static void test_killed_sweep_stops_workers(void **state) {
+  fixture *fx = *state;
+  lab_sweep_run runs[2];
+  lab_error err;
+  for (int i = 0; i < 2; i++) {
+    char sub[32];
+    snprintf(sub, sizeof sub, "w%d", i);
+    make_run(&runs[i], fx, sub, H_NOW);
+    assert_int_equal(lab_sweep_inspect(&runs[i], NULL, 0, &err), LAB_STATUS_OK);
+    assert_int_equal(runs[i].state, LAB_SWEEP_TRAIN);
+  }
+  assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L), 0);
+  fflush(NULL);
+  pid_t sweep = fork();
+  assert_true(sweep >= 0);
+  if (sweep == 0) {
+    fake_ctx ctx = {fx->dir};
+    lab_sweep_opts o = {2, 2, NULL};
+    lab_sweep_execute(runs, 2, &o, sleepy_train, &ctx);
+    _exit(0);
+  }
+  long workers[2] = {0, 0};
+  for (int tries = 0; tries < 1000 && (!workers[0] || !workers[1]); tries++) { /* up to 10 s */
+    for (int i = 0; i < 2; i++) workers[i] = read_pid(fx->dir, runs[i].name);
+    sleep_10ms();
+  }
+  assert_true(workers[0] > 0 && workers[1] > 0);
+  assert_int_equal(kill(sweep, SIGKILL), 0);
+  int reaped = 0, terminated = 0;
+  for (int tries = 0; tries < 1000 && reaped < 3; tries++) {
+    int st;
+    pid_t p = waitpid(-1, &st, WNOHANG);
+    if (p <= 0) {
+      sleep_10ms();
+      continue;
+    }
+    reaped++;
+    if ((p == workers[0] || p == workers[1]) && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) terminated++;
+  }
+  for (int i = 0; i < 2 && terminated < 2; i++) kill((pid_t)workers[i], SIGKILL); /* do not leave them behind */
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+  assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0L, 0L, 0L, 0L), 0);
+  assert_int_equal(terminated, 2);
+}
+
 static void test_mpi_env(void **state) {
   (void)state;
   int rank, size;
@@ -379,6 +460,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_inspect_states, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stale_moved_aside, setup, teardown),
       cmocka_unit_test_setup_teardown(test_execute, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_killed_sweep_stops_workers, setup, teardown),
       cmocka_unit_test(test_mpi_env),
       cmocka_unit_test_setup_teardown(test_real_resume, setup, teardown),
   };
