@@ -276,7 +276,7 @@ static void sleep_10ms(void) {
 }
 
 static long read_pid(const char *dir, const char *name) {
-  char path[1200];
+  char path[4096];
   snprintf(path, sizeof path, "%s/pid-%s", dir, name);
   FILE *f = fopen(path, "r");
   long pid = 0;
